@@ -1,0 +1,38 @@
+# fea_ros: `make demo` runs the pipeline on the bundled sample, `make test` runs the test suite.
+# Both create a virtual environment in .venv on first use (Python >= 3.10 with the venv module).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+OUT ?= out
+
+.PHONY: demo test bench venv clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys, venv; assert sys.version_info >= (3, 10), "fea_ros needs Python >= 3.10"' \
+	  || { echo "Python >= 3.10 with venv is needed (Debian/Ubuntu: sudo apt install python3-venv)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: $(BIN)/python fea_ros/setup.py
+	$(BIN)/pip install --quiet -e ./fea_ros
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(BIN)/pip install --quiet -e './fea_ros[dev]'
+	@touch $@
+
+venv: $(VENV)/.runtime
+
+demo: $(VENV)/.runtime
+	@mkdir -p $(OUT)
+	$(BIN)/fea-ros run fea_ros/samples/faces3.mp4 --jsonl $(OUT)/faces3.jsonl --video $(OUT)/faces3_annotated.mp4 \
+	  --plot $(OUT)/faces3_timeline.png --summary
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest fea_ros/test -q -ra
+
+bench: $(VENV)/.runtime
+	$(BIN)/fea-ros bench
+
+clean:
+	rm -rf $(VENV) $(OUT)

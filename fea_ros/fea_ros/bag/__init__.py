@@ -1,0 +1,1 @@
+"""rosbag2 replay and reports, with rosbags for all bag I/O."""

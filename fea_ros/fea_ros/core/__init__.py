@@ -1,0 +1,1 @@
+"""Framework-free core: types, stages and the pipeline. Imports neither rclpy nor rosbags."""

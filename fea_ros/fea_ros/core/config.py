@@ -1,0 +1,124 @@
+"""Pipeline settings: one dataclass tree, filled from defaults, a YAML file or ROS parameters.
+
+The names mirror the ROS parameters in config/pipeline.yaml (``mie.enabled`` -> ``config.mie.enabled``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+from fea_ros.core.errors import ConfigError
+
+
+@dataclass
+class DetectionConfig:
+    detector: str = "full"  # "full" (BlazeFace full-range 192) | "short" (short-range 128)
+    threshold: float = 0.5  # minimum face score 0..1
+    nms_iou: float = 0.3  # IoU above which detections are merged (weighted NMS)
+    min_face_px: float = 20.0  # smaller boxes (max side, px) are dropped
+    max_faces: int = 5
+
+
+@dataclass
+class TrackingConfig:
+    confirm_frames: int = 2  # frames a face must be seen before it is reported
+    drop_frames: int = 5  # consecutive missed frames after which a track is dropped
+    min_iou: float = 0.2  # below this a detection cannot continue a track
+
+
+@dataclass
+class LandmarksConfig:
+    model: str = "v2"  # "v2" (FaceMesh v2, 478 pts, enables blendshapes) | "v1" (468 pts, fast)
+    crop_scale: float = 1.5  # mesh crop = detector box x this, squared
+
+
+@dataclass
+class ExpressionConfig:
+    #: ensemble weights per network; 0 disables a network
+    weights: dict[str, float] = field(default_factory=lambda: {"faceapi": 0.6, "fer": 0.4})
+
+
+@dataclass
+class TemporalConfig:
+    time_constant_s: float = 0.3  # exponential smoothing time constant of the probabilities
+    hysteresis: float = 0.1  # a new label must beat the current one by this margin to take over
+    max_gap_s: float = 1.0  # a longer gap between stamps restarts the smoothing
+
+
+@dataclass
+class MieConfig:
+    enabled: bool = True
+    window_s: float = 0.5  # look-back/look-ahead window of the spotter
+    flow_offset_s: float = 0.1  # k in "flow between t and t-k", in seconds
+    threshold_sigma: float = 4.0  # adaptive threshold in units of the face's own noise
+    micro_max_s: float = 0.5  # events up to this long (and below macro_intensity) are MICRO
+    macro_intensity: float = 0.5  # intensity at or above which an event is MACRO
+    crop_px: int = 128  # side of the aligned face crop
+
+
+@dataclass
+class InferenceConfig:
+    backend: str = "onnxruntime"  # "onnxruntime" | "tensorrt" | "auto"
+    precision: str = "fp16"  # TensorRT only: "fp32" | "fp16" | "int8"
+    threads: int = 1  # ONNX Runtime intra-op threads
+    engine_cache_dir: str = ""  # TensorRT engine cache; "" = ~/.cache/fea_ros/engines
+    models_dir: str = ""  # "" = the installed models/
+
+
+@dataclass
+class PipelineConfig:
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    landmarks: LandmarksConfig = field(default_factory=LandmarksConfig)
+    expression: ExpressionConfig = field(default_factory=ExpressionConfig)
+    blendshapes: bool = True  # needs landmarks.model == "v2"
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    mie: MieConfig = field(default_factory=MieConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+
+    @classmethod
+    def fast(cls) -> "PipelineConfig":
+        """Short-range detector and FaceMesh v1: the low-power configuration."""
+        config = cls()
+        config.detection.detector = "short"
+        config.landmarks.model = "v1"
+        config.blendshapes = False
+        return config
+
+
+def apply_overrides(config: Any, values: dict[str, Any], prefix: str = "") -> Any:
+    """Set fields of a config tree from a nested dict (YAML) or dotted keys (``"mie.enabled"``).
+
+    Unknown keys raise ConfigError naming the key, so a typo in a params file is not silently ignored.
+    """
+    for key, value in values.items():
+        head, _, rest = key.partition(".")
+        names = {f.name for f in fields(config)}
+        if head not in names:
+            raise ConfigError(f"unknown setting '{prefix}{head}'; known: {', '.join(sorted(names))}")
+        current = getattr(config, head)
+        if rest:
+            apply_overrides(current, {rest: value}, f"{prefix}{head}.")
+        elif is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"setting '{prefix}{head}' is a group; give a mapping, not {value!r}")
+            apply_overrides(current, value, f"{prefix}{head}.")
+        else:
+            setattr(config, head, _coerce(current, value, f"{prefix}{head}"))
+    return config
+
+
+def _coerce(current: Any, value: Any, name: str) -> Any:
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"setting '{name}' must be true or false, got {value!r}")
+    if isinstance(current, (int, float)) and not isinstance(value, bool) and isinstance(value, (int, float)):
+        return type(current)(value) if isinstance(current, float) or float(value).is_integer() else value
+    if isinstance(current, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"setting '{name}' must be a mapping, got {value!r}")
+        return {str(k): float(v) for k, v in value.items()}
+    if isinstance(current, str) and isinstance(value, str):
+        return value
+    raise ConfigError(f"setting '{name}' expects {type(current).__name__}, got {value!r}")

@@ -1,0 +1,1 @@
+"""Networks behind one interface: named numpy arrays in, named numpy arrays out."""

@@ -1,0 +1,47 @@
+"""Pick a backend and load a model by name through the manifest."""
+from __future__ import annotations
+
+import logging
+
+from fea_ros.core.config import InferenceConfig
+from fea_ros.inference.engine import Engine
+from fea_ros.inference.errors import BackendError
+from fea_ros.inference.models import Manifest
+from fea_ros.inference.onnxruntime_engine import OnnxRuntimeEngine
+
+log = logging.getLogger(__name__)
+BACKENDS = ("onnxruntime", "tensorrt", "auto")
+
+
+def resolve_backend(requested: str) -> tuple[str, str]:
+    """The backend to use for ``requested`` and why, as a sentence for the log."""
+    if requested not in BACKENDS:
+        raise BackendError(f"unknown backend '{requested}'; use one of {', '.join(BACKENDS)}")
+    if requested == "onnxruntime":
+        return "onnxruntime", "requested"
+    from fea_ros.inference import tensorrt_engine
+
+    problem = tensorrt_engine.unavailable_reason()
+    if requested == "tensorrt":
+        if problem:
+            raise BackendError(f"backend 'tensorrt' is not usable: {problem}")
+        return "tensorrt", "requested"
+    if problem:
+        return "onnxruntime", f"auto: TensorRT not usable ({problem})"
+    return "tensorrt", "auto: TensorRT and a CUDA GPU are present"
+
+
+def create_engine(name: str, config: InferenceConfig, manifest: Manifest | None = None,
+                  backend: str | None = None) -> Engine:
+    """Load model ``name`` on ``backend`` (already resolved; default: resolve config.backend)."""
+    manifest = manifest or Manifest(config.models_dir or None)
+    path = manifest.path(name)
+    if backend is None:
+        backend, why = resolve_backend(config.backend)
+        log.info("model %s: backend %s (%s)", name, backend, why)
+    if backend == "tensorrt":
+        from fea_ros.inference.tensorrt_engine import TensorRTEngine
+
+        return TensorRTEngine(path, name=name, sha256=manifest.entry(name).sha256, precision=config.precision,
+                              cache_dir=config.engine_cache_dir or None)
+    return OnnxRuntimeEngine(path, name=name, threads=config.threads)

@@ -1,0 +1,1 @@
+"""Micro-expression spotting: the streaming spotter, the MEGC evaluation protocol and dataset adapters."""
