@@ -62,6 +62,10 @@ class InferenceConfig:
     precision: str = "fp16"  # TensorRT only: "fp32" | "fp16" | "int8"
     threads: int = 1  # ONNX Runtime intra-op threads
     engine_cache_dir: str = ""  # TensorRT engine cache; "" = ~/.cache/fea_ros/engines
+    dla_core: int = -1  # TensorRT only: DLA core to run on (Jetson AGX/NX Orin: 0 or 1); -1 = GPU
+    int8_calibration_dir: str = ""  # TensorRT int8 only: folder of face images to calibrate with
+    workspace_mb: int = 1024  # TensorRT only: builder workspace memory limit
+    max_batch: int = 8  # TensorRT only: most faces per call for the batched (N) expression/landmark nets
     models_dir: str = ""  # "" = the installed models/
 
 

@@ -42,6 +42,11 @@ def create_engine(name: str, config: InferenceConfig, manifest: Manifest | None 
     if backend == "tensorrt":
         from fea_ros.inference.tensorrt_engine import TensorRTEngine
 
-        return TensorRTEngine(path, name=name, sha256=manifest.entry(name).sha256, precision=config.precision,
-                              cache_dir=config.engine_cache_dir or None)
+        entry = manifest.entry(name)
+        return TensorRTEngine(path, name=name, sha256=entry.sha256, precision=config.precision,
+                              cache_dir=config.engine_cache_dir or None,
+                              dla_core=config.dla_core if config.dla_core >= 0 else None,
+                              calibration_dir=config.int8_calibration_dir or None,
+                              workspace_mb=config.workspace_mb, max_batch=config.max_batch,
+                              normalisation=entry.normalisation)
     return OnnxRuntimeEngine(path, name=name, threads=config.threads)
