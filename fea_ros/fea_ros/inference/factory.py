@@ -6,7 +6,7 @@ import logging
 from fea_ros.core.config import InferenceConfig
 from fea_ros.inference.engine import Engine
 from fea_ros.inference.errors import BackendError
-from fea_ros.inference.models import Manifest
+from fea_ros.inference.models import Manifest, ModelEntry
 from fea_ros.inference.onnxruntime_engine import OnnxRuntimeEngine
 
 log = logging.getLogger(__name__)
@@ -43,10 +43,19 @@ def create_engine(name: str, config: InferenceConfig, manifest: Manifest | None 
         from fea_ros.inference.tensorrt_engine import TensorRTEngine
 
         entry = manifest.entry(name)
-        return TensorRTEngine(path, name=name, sha256=entry.sha256, precision=config.precision,
+        precision = config.precision
+        if precision == "int8" and not _takes_an_image(entry):
+            log.warning("%s: INT8 calibration needs an image input, this model takes %s; building it FP16",
+                        name, [i["name"] for i in entry.inputs])
+            precision = "fp16"
+        return TensorRTEngine(path, name=name, sha256=entry.sha256, precision=precision,
                               cache_dir=config.engine_cache_dir or None,
                               dla_core=config.dla_core if config.dla_core >= 0 else None,
                               calibration_dir=config.int8_calibration_dir or None,
                               workspace_mb=config.workspace_mb, max_batch=config.max_batch,
                               normalisation=entry.normalisation)
     return OnnxRuntimeEngine(path, name=name, threads=config.threads)
+
+
+def _takes_an_image(entry: ModelEntry) -> bool:
+    return len(entry.inputs) == 1 and len(entry.inputs[0]["shape"]) == 4
