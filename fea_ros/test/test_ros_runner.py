@@ -1,0 +1,131 @@
+"""FrameRunner: newest-frame mailbox, drops under a slow pipeline, order, errors, clean shutdown."""
+import math
+import threading
+import time
+
+from fea_ros.ros.runner import FrameRunner
+
+
+class Collector:
+    def __init__(self):
+        self.items, self.errors = [], []
+        self.done = threading.Event()
+
+    def result(self, item, result):
+        self.items.append((item, result))
+
+    def error(self, item, error):
+        self.errors.append((item, str(error)))
+
+
+def slow_square(gate: threading.Event, entered: threading.Event):
+    def process(value):
+        entered.set()
+        gate.wait(5.0)
+        return value * value
+    return process
+
+
+def wait_for(predicate, timeout=5.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return predicate()
+
+
+def test_slow_pipeline_drops_old_frames_and_processes_newest():
+    gate, entered = threading.Event(), threading.Event()
+    out = Collector()
+    runner = FrameRunner(slow_square(gate, entered), out.result, out.error)
+    runner.start()
+    runner.submit(1)
+    assert entered.wait(5.0)  # the worker is now blocked inside process(1)
+    for value in range(2, 11):
+        assert runner.submit(value)
+    gate.set()
+    assert wait_for(lambda: len(out.items) == 2)
+    assert runner.stop()
+    assert [item for item, _ in out.items] == [1, 10]
+    assert [result for _, result in out.items] == [1, 100]
+    stats = runner.stats()
+    assert stats.submitted == 10 and stats.processed == 2 and stats.dropped == 8 and stats.errors == 0
+
+
+def test_results_keep_submission_order_and_latency_is_measured():
+    out = Collector()
+    runner = FrameRunner(lambda v: (time.sleep(0.002), v)[1], out.result)
+    runner.start()
+    for value in range(200):
+        runner.submit(value)
+        time.sleep(0.001)
+    assert wait_for(lambda: runner.stats().processed + runner.stats().dropped == 200)
+    runner.stop()
+    processed = [item for item, _ in out.items]
+    assert processed == sorted(processed) and len(set(processed)) == len(processed)
+    assert processed[-1] == 199  # the newest frame is never dropped
+    stats = runner.stats()
+    assert stats.processed == len(processed)
+    assert stats.latency_p50_ms >= 2.0 and stats.latency_p95_ms >= stats.latency_p50_ms
+    assert stats.input_rate_hz > 0 and stats.processed_rate_hz > 0
+
+
+def test_errors_are_reported_and_the_worker_keeps_going():
+    out = Collector()
+
+    def process(value):
+        if value % 2:
+            raise ValueError(f"bad frame {value}")
+        return value
+
+    runner = FrameRunner(process, out.result, out.error)
+    runner.start()
+    for value in range(6):
+        runner.submit(value)
+        assert wait_for(lambda: runner.stats().processed == value + 1)
+    runner.stop()
+    assert [item for item, _ in out.items] == [0, 2, 4]
+    assert [item for item, _ in out.errors] == [1, 3, 5]
+    assert "bad frame 3" in out.errors[1][1]
+    assert runner.stats().errors == 3
+
+
+def test_failing_result_callback_does_not_end_the_worker():
+    out = Collector()
+
+    def on_result(item, result):
+        if item == 0:
+            raise RuntimeError("publisher gone")
+        out.result(item, result)
+
+    runner = FrameRunner(lambda v: v, on_result, out.error)
+    runner.start()
+    runner.submit(0)
+    assert wait_for(lambda: len(out.errors) == 1)
+    runner.submit(1)
+    assert wait_for(lambda: len(out.items) == 1)
+    runner.stop()
+    assert out.errors[0][0] == 0 and "publisher gone" in out.errors[0][1]
+
+
+def test_stop_joins_the_worker_and_rejects_later_frames():
+    gate, entered = threading.Event(), threading.Event()
+    out = Collector()
+    runner = FrameRunner(slow_square(gate, entered), out.result)
+    runner.start()
+    runner.submit(3)
+    assert entered.wait(5.0)
+    runner.submit(4)  # waits in the mailbox; stop discards it
+    threading.Timer(0.05, gate.set).start()
+    assert runner.stop(timeout_s=5.0)
+    assert not runner.running
+    assert runner.submit(5) is False
+    assert [item for item, _ in out.items] == [3]
+    assert not any(thread.name == "fea_ros-runner" and thread.is_alive() for thread in threading.enumerate())
+
+
+def test_stats_before_any_frame():
+    runner = FrameRunner(lambda v: v, lambda item, result: None)
+    stats = runner.stats()
+    assert stats.submitted == 0 and math.isinf(stats.seconds_since_input) and math.isnan(stats.latency_p95_ms)
