@@ -5,6 +5,7 @@ matplotlib's global backend setting.
 """
 from __future__ import annotations
 
+import re
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -168,6 +169,10 @@ class Timeline:
         self.events.extend(result.events)
 
 
+def _natural_key(face_id: str) -> list[object]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", face_id)]
+
+
 def plot_timeline(timeline: Timeline, path: str | Path, title: str = "") -> Path:
     """One panel per face id: the 7 smoothed probabilities over time, MiE events shaded. Writes a PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -176,7 +181,7 @@ def plot_timeline(timeline: Timeline, path: str | Path, title: str = "") -> Path
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise OutputError(f"cannot write {path}: folder {path.parent} does not exist")
-    ids = sorted(timeline.faces)
+    ids = sorted(timeline.faces, key=_natural_key)
     origin = timeline.first_stamp_ns or 0
     end_s = ((timeline.last_stamp_ns or origin) - origin) / 1e9
     panels = max(1, len(ids))
@@ -201,17 +206,20 @@ def plot_timeline(timeline: Timeline, path: str | Path, title: str = "") -> Path
             if event.face_id == face_id:
                 axis.axvspan((event.onset_ns - origin) / 1e9, (event.offset_ns - origin) / 1e9,
                              color="red" if event.type == "MICRO" else "orange", alpha=0.25)
-        axis.set_ylim(0, 1)
+        axis.set_ylim(-0.03, 1.03)  # a probability of exactly 0 or 1 stays visible above the frame line
         axis.set_xlim(0, max(end_s, 1e-3))
         axis.set_ylabel(f"face {face_id}\nprobability")
         axis.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
-    if handles:
-        figure.legend(handles[:len(EXPRESSION_LABELS)], labels[:len(EXPRESSION_LABELS)], loc="outside upper center",
-                      ncols=len(EXPRESSION_LABELS), fontsize="small", frameon=False)
+    handles, labels = handles[:len(EXPRESSION_LABELS)], labels[:len(EXPRESSION_LABELS)]
     if timeline.events:
-        axes[-1].text(1.0, -0.35, "shaded: spotted micro (red) / macro (orange) expressions", ha="right",
-                      transform=axes[-1].transAxes, fontsize="small")
+        from matplotlib.patches import Patch
+
+        handles += [Patch(color="red", alpha=0.25), Patch(color="orange", alpha=0.25)]
+        labels += ["micro-expression", "macro-expression"]
+    if handles:
+        figure.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 9), fontsize="small",
+                      frameon=False)
     axes[-1].set_xlabel("time (s)")
     if title:
         figure.suptitle(title)

@@ -1,0 +1,303 @@
+"""`fea-ros bench [pipeline|mie]`: measure the pipeline's speed on the bundled clips.
+
+`pipeline` (the default) runs the 1-face and 3-face sample clips (640x480) in the full and fast
+configurations, each in a fresh process (so peak RSS is that configuration's own), and prints per-stage median
+and p95 latency, end-to-end fps, the time spent inside the networks against the end-to-end time, and peak RSS.
+Frames are decoded outside the timed region. `mie` hands everything after it to the micro-expression
+spotting benchmark (fea_ros.mie.benchmark).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from fea_ros.core.errors import InputError
+
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
+CLIPS = {"face1": "face1.mp4", "faces3": "faces3.mp4"}
+CONFIGS = ("full", "fast")
+STAGES = ("detect", "track", "landmarks", "expression", "blendshapes", "temporal", "mie")
+WIDTH, HEIGHT = 640, 480
+#: the issue's targets: (clip, config) -> minimum end-to-end fps
+FPS_TARGETS = {("face1", "full"): 50.0, ("face1", "fast"): 120.0, ("faces3", "full"): 20.0}
+RSS_TARGET_MB = 600.0
+
+
+def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=1, metavar="N", help="ONNX Runtime threads (default 1)")
+    parser.add_argument("--markdown", action="store_true", help="print the results as BENCHMARKS.md tables")
+    parser.add_argument("--clips", default=",".join(CLIPS), help=f"comma-separated subset of {', '.join(CLIPS)}")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of full, fast")
+    parser.add_argument("--warmup", type=int, default=10, metavar="N", help="untimed frames first (default 10)")
+    parser.add_argument("--max-frames", type=int, default=None, metavar="N", help="time at most N frames per run")
+    parser.add_argument("--samples-dir", type=Path, default=None, help="folder with face1.mp4 and faces3.mp4")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="measure latency, fps and memory on the sample clips",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_pipeline_options(parser)
+    parser.add_argument("target", nargs="?", choices=("pipeline", "mie"), default="pipeline")
+    parser.add_argument("extra", nargs=argparse.REMAINDER,
+                        help="for 'mie': arguments passed to the spotting benchmark; for 'pipeline': the options above")
+    parser.set_defaults(func=bench_command)
+
+
+@dataclass
+class Stats:
+    median_ms: float
+    p95_ms: float
+
+
+def _stats(values: list[float]) -> Stats:
+    import numpy as np
+
+    array = np.asarray(values, dtype=np.float64)
+    return Stats(float(np.median(array)), float(np.percentile(array, 95)))
+
+
+def _find_engines(root: Any) -> list[Any]:
+    """Every Engine reachable from the pipeline's attributes (stages hold them)."""
+    from fea_ros.inference.engine import Engine
+
+    found: dict[int, Any] = {}
+    seen: set[int] = set()
+    pending: list[tuple[Any, int]] = [(root, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if id(node) in seen or depth > 4:
+            continue
+        seen.add(id(node))
+        if isinstance(node, Engine) and not isinstance(node, type):
+            found[id(node)] = node
+            continue
+        if isinstance(node, dict):
+            children = list(node.values())
+        elif isinstance(node, (list, tuple)):
+            children = list(node)
+        elif type(node).__module__.startswith("fea_ros") and hasattr(node, "__dict__"):
+            children = list(vars(node).values())
+        else:
+            continue
+        pending.extend((child, depth + 1) for child in children)
+    return list(found.values())
+
+
+class _NetworkClock:
+    """Adds up the wall time spent in Engine.run of the wrapped engines."""
+
+    def __init__(self, engines: list[Any]) -> None:
+        import time
+
+        self.total_s = 0.0
+        self.wrapped = 0
+        for engine in engines:
+            inner = engine.run
+
+            def timed(inputs: dict, _inner: Any = inner) -> dict:
+                start = time.perf_counter()
+                try:
+                    return _inner(inputs)
+                finally:
+                    self.total_s += time.perf_counter() - start
+
+            try:
+                engine.run = timed
+                self.wrapped += 1
+            except AttributeError:  # an engine class with __slots__: its time stays in "other"
+                pass
+
+
+def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_frames: int | None) -> dict[str, Any]:
+    """One (clip, configuration) run; called in a fresh process so ru_maxrss is this run's peak."""
+    import resource
+    import time
+
+    import cv2
+
+    from fea_ros.core.config import PipelineConfig
+    from fea_ros.core.inputs import VideoFileSource
+    from fea_ros.core.pipeline import Pipeline
+
+    config = PipelineConfig.fast() if config_name == "fast" else PipelineConfig()
+    config.inference.threads = threads
+    pipeline = Pipeline(config)
+    clock = _NetworkClock(_find_engines(pipeline))
+
+    def frames():
+        with VideoFileSource(clip_path) as source:
+            for frame in source:
+                if frame.image.shape[:2] != (HEIGHT, WIDTH):
+                    frame.image = cv2.resize(frame.image, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
+                yield frame
+
+    for count, frame in enumerate(frames()):
+        if count >= warmup:
+            break
+        pipeline.process(frame)
+    pipeline.reset()
+    clock.total_s = 0.0
+    end_to_end: list[float] = []
+    stages: dict[str, list[float]] = {}
+    faces = 0
+    for frame in frames():
+        if max_frames is not None and len(end_to_end) >= max_frames:
+            break
+        start = time.perf_counter()
+        result = pipeline.process(frame)
+        end_to_end.append((time.perf_counter() - start) * 1e3)
+        faces += len(result.faces)
+        for stage, ms in result.timings_ms.items():
+            stages.setdefault(stage, []).append(ms)
+    return {
+        "frames": len(end_to_end),
+        "faces_per_frame": faces / max(1, len(end_to_end)),
+        "end_to_end_ms": end_to_end,
+        "stages_ms": stages,
+        "network_ms_total": clock.total_s * 1e3 if clock.wrapped else None,
+        "engines_timed": clock.wrapped,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_line() -> str:
+    import onnxruntime
+
+    cores = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    return (f"CPU: {cpu_model()}, {cores} cores ({usable} usable), {platform.machine()}; "
+            f"Python {platform.python_version()}, onnxruntime {onnxruntime.__version__}")
+
+
+@dataclass
+class Row:
+    clip: str
+    config: str
+    data: dict[str, Any]
+
+    @property
+    def total_ms(self) -> float:
+        return sum(self.data["end_to_end_ms"])
+
+    @property
+    def fps(self) -> float:
+        return 1e3 * self.data["frames"] / self.total_ms if self.total_ms > 0 else float("nan")
+
+    @property
+    def overhead_pct(self) -> float | None:
+        network = self.data["network_ms_total"]
+        return None if network is None else 100.0 * (self.total_ms - network) / self.total_ms
+
+    def target(self) -> str:
+        goal = FPS_TARGETS.get((self.clip, self.config))
+        return "-" if goal is None else f">= {goal:.0f} fps: {'met' if self.fps >= goal else 'MISSED'}"
+
+
+def _summary_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
+    header = ["clip", "config", "frames", "faces/frame", "fps", "e2e median ms", "e2e p95 ms",
+              "networks ms/frame", "overhead %", "peak RSS MB", "target"]
+    body = []
+    for row in rows:
+        e2e = _stats(row.data["end_to_end_ms"])
+        network = row.data["network_ms_total"]
+        overhead = row.overhead_pct
+        body.append([row.clip, row.config, str(row.data["frames"]), f"{row.data['faces_per_frame']:.2f}",
+                     f"{row.fps:.1f}", f"{e2e.median_ms:.2f}", f"{e2e.p95_ms:.2f}",
+                     "n/a" if network is None else f"{network / row.data['frames']:.2f}",
+                     "n/a" if overhead is None else f"{overhead:.1f}", f"{row.data['peak_rss_mb']:.0f}",
+                     row.target()])
+    return header, body
+
+
+def _stage_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
+    header = ["stage ms: median / p95 / mean"] + [f"{row.clip} {row.config}" for row in rows]
+    names = list(STAGES) + sorted({s for row in rows for s in row.data["stages_ms"]} - set(STAGES))
+    body = []
+    for stage in names:
+        cells = []
+        for row in rows:
+            values = row.data["stages_ms"].get(stage)
+            if not values or not any(values):  # the pipeline reports 0 for a stage that is switched off
+                cells.append("-")
+            else:
+                stats = _stats(values)
+                cells.append(f"{stats.median_ms:.2f} / {stats.p95_ms:.2f} / {sum(values) / len(values):.2f}")
+        if any(c != "-" for c in cells):
+            body.append([stage] + cells)
+    return header, body
+
+
+def _format(header: list[str], body: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in body])
+    widths = [max(len(header[i]), *(len(cells[i]) for cells in body)) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
+    return "\n".join(lines + ["  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in body])
+
+
+def report(rows: list[Row], threads: int, markdown: bool) -> str:
+    parts = [machine_line(), f"640x480, {threads} ONNX Runtime thread(s) per network, "
+             "frames decoded outside the timed region"]
+    if markdown:
+        parts = [f"- {p}" for p in parts]
+    parts += ["", _format(*_summary_rows(rows), markdown), "", _format(*_stage_rows(rows), markdown)]
+    if rows and rows[0].data["network_ms_total"] is not None:
+        parts += ["", "networks ms/frame: wall time inside Engine.run; overhead %: share of the end-to-end time "
+                  "spent outside the networks (pre/post-processing, tracking, smoothing, Python)"]
+    parts.append(f"peak RSS: ru_maxrss of the process that ran that row (target <= {RSS_TARGET_MB:.0f} MB)")
+    return "\n".join(parts)
+
+
+def _selection(text: str, known: tuple[str, ...] | dict, what: str) -> list[str]:
+    chosen = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in chosen if t not in known]
+    if unknown or not chosen:
+        raise InputError(f"unknown {what} {', '.join(unknown) or '(none given)'}; choose from {', '.join(known)}")
+    return chosen
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    if args.target == "mie":
+        from fea_ros.mie import benchmark
+
+        return int(benchmark.main(list(args.extra)) or 0)
+    if args.extra:
+        extra_parser = argparse.ArgumentParser(prog="fea-ros bench pipeline")
+        _add_pipeline_options(extra_parser)
+        args = extra_parser.parse_args(args.extra, namespace=args)
+    if args.threads < 1:
+        raise InputError(f"--threads must be at least 1, got {args.threads}")
+    samples = args.samples_dir or SAMPLES_DIR
+    clips = _selection(args.clips, CLIPS, "clip")
+    configs = _selection(args.configs, CONFIGS, "configuration")
+    rows = []
+    spawn = get_context("spawn")
+    for clip in clips:
+        path = samples / CLIPS[clip]
+        if not path.is_file():
+            raise InputError(f"sample clip {path} is missing; make it with 'python fea_ros/scripts/make_sample.py'")
+        for config in configs:
+            print(f"bench: {clip} {config} ...", file=sys.stderr, flush=True)
+            with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+                data = pool.submit(measure, str(path), config, args.threads, args.warmup, args.max_frames).result()
+            rows.append(Row(clip, config, data))
+    print(report(rows, args.threads, args.markdown))
+    return 0

@@ -1,0 +1,166 @@
+"""`fea-ros run SOURCE`: run the pipeline over a video, an image folder or a camera and write the results.
+
+One JSON line per frame (docs/output-schema.md) to --jsonl or stdout; optionally an annotated mp4, a timeline
+plot and a per-face summary table.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Iterator
+
+from fea_ros.cli.common import add_config_arguments, build_config
+from fea_ros.core.errors import InputError
+from fea_ros.core.types import FrameResult, MicroExpressionEvent
+
+log = logging.getLogger(__name__)
+EVENT_TAG_NS = 1_000_000_000  # how long the annotated video keeps a spotted event's tag on the face
+MAX_LOGGED_SKIPS = 5
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="run the pipeline over a video, image folder or camera",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", help="video file, folder of images, single image, or camera index (0)")
+    parser.add_argument("--jsonl", type=Path, default=None, metavar="OUT.jsonl",
+                        help="one JSON line per frame (default: stdout; '-' also means stdout)")
+    parser.add_argument("--video", type=Path, default=None, metavar="OUT.mp4", help="annotated video")
+    parser.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
+                        help="expression probabilities over time, one panel per face")
+    parser.add_argument("--landmarks", action="store_true",
+                        help="put mesh landmarks and blendshapes in the JSONL and draw landmarks in the video")
+    parser.add_argument("--summary", action="store_true", help="print a per-face summary table at the end")
+    parser.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N frames")
+    parser.add_argument("--fps", type=float, default=None, metavar="F",
+                        help="frame rate of an image folder, which sets its stamps (default 30)")
+    add_config_arguments(parser)
+    parser.set_defaults(func=run_command)
+
+
+@dataclass
+class FaceSummary:
+    frames: int = 0
+    labels: Counter = field(default_factory=Counter)
+    valence_sum: float = 0.0
+    arousal_sum: float = 0.0
+    events: int = 0
+
+
+@dataclass
+class RunSummary:
+    frames: int = 0
+    skipped: int = 0
+    faces: dict[str, FaceSummary] = field(default_factory=lambda: defaultdict(FaceSummary))
+
+    def add(self, result: FrameResult) -> None:
+        self.frames += 1
+        for face in result.faces:
+            entry = self.faces[face.face_id]
+            entry.frames += 1
+            entry.labels[face.expression] += 1
+            entry.valence_sum += face.valence
+            entry.arousal_sum += face.arousal
+        for event in result.events:
+            self.faces[event.face_id].events += 1
+
+    def table(self) -> str:
+        header = ("face", "frames", "dominant", "share", "valence", "arousal", "events")
+        rows = []
+        for face_id in sorted(self.faces, key=lambda k: (-self.faces[k].frames, k)):
+            entry = self.faces[face_id]
+            if entry.frames == 0:
+                continue
+            label, count = entry.labels.most_common(1)[0]
+            rows.append((face_id, str(entry.frames), label, f"{100 * count / entry.frames:.0f}%",
+                         f"{entry.valence_sum / entry.frames:+.2f}", f"{entry.arousal_sum / entry.frames:+.2f}",
+                         str(entry.events)))
+        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+        lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+        lines.append("  ".join("-" * w for w in widths))
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+        lines.append(f"{self.frames} frames processed, {len(rows)} face ids"
+                     + (f", {self.skipped} frames skipped" if self.skipped else "")
+                     + " (valence/arousal are derived from the expression probabilities)")
+        return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _jsonl_output(path: Path | None) -> Iterator[IO[str]]:
+    if path is None or str(path) == "-":
+        yield sys.stdout
+        return
+    if path.parent and not path.parent.exists():
+        raise InputError(f"cannot write {path}: folder {path.parent} does not exist")
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        yield handle
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from fea_ros.core.inputs import open_source
+    from fea_ros.core.pipeline import Pipeline
+    from fea_ros.core.serialize import frame_result_to_json
+    from fea_ros.core.visualize import Timeline, VideoSink, annotate, plot_timeline
+
+    if args.max_frames is not None and args.max_frames < 1:
+        raise InputError(f"--max-frames must be at least 1, got {args.max_frames}")
+    config = build_config(args.config, args.fast, args.threads)
+    jsonl_to_stdout = args.jsonl is None or str(args.jsonl) == "-"
+    with open_source(args.source, fps=args.fps) as source:
+        log.info("source: %s", source.description)
+        pipeline = Pipeline(config)
+        total = source.frame_count
+        if args.max_frames is not None:
+            total = min(total, args.max_frames) if total is not None else args.max_frames
+        summary = RunSummary()
+        timeline = Timeline() if args.plot else None
+        recent_events: list[MicroExpressionEvent] = []
+        show_progress = not jsonl_to_stdout or sys.stderr.isatty()
+        sink = VideoSink(args.video, source.fps) if args.video else None
+        try:
+            with _jsonl_output(args.jsonl) as out, tqdm(total=total, unit="frame", file=sys.stderr,
+                                                        disable=not show_progress, dynamic_ncols=True) as progress:
+                for frame in source:
+                    if args.max_frames is not None and summary.frames + summary.skipped >= args.max_frames:
+                        break
+                    try:
+                        result = pipeline.process(frame)
+                    except InputError as exc:
+                        summary.skipped += 1
+                        if summary.skipped <= MAX_LOGGED_SKIPS:
+                            log.warning("frame %d skipped: %s", frame.index, exc)
+                        progress.update(1)
+                        continue
+                    out.write(frame_result_to_json(result, landmarks=args.landmarks) + "\n")
+                    summary.add(result)
+                    if timeline is not None:
+                        timeline.add(result)
+                    if sink is not None:
+                        recent_events = [e for e in recent_events + result.events
+                                         if result.stamp_ns - e.emitted_ns <= EVENT_TAG_NS]
+                        sink.write(annotate(frame.image, result, landmarks=args.landmarks,
+                                            active_events=recent_events))
+                    progress.update(1)
+                out.flush()
+        except BrokenPipeError:  # e.g. `fea-ros run clip.mp4 | head`: the reader has what it wanted
+            return 0
+        finally:
+            if sink is not None:
+                sink.close()
+    if summary.frames == 0:
+        raise InputError(f"no frame of {args.source} could be processed ({summary.skipped} skipped)")
+    if timeline is not None:
+        plot_timeline(timeline, args.plot, title=f"fea-ros run {Path(str(args.source)).name}")
+    report = sys.stderr if jsonl_to_stdout else sys.stdout
+    if args.summary:
+        print(summary.table(), file=report)
+    written = [str(p) for p in (args.jsonl, args.video, args.plot) if p is not None and str(p) != "-"]
+    if written:
+        print("wrote " + ", ".join(written), file=report)
+    return 0
