@@ -26,27 +26,27 @@ def astronaut_bgr() -> np.ndarray:
     return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
 
 
-def clip_frames(count: int, size: tuple[int, int] = (640, 360)) -> list[np.ndarray]:
-    """The first ``count`` frames of the bundled sample clip, resized to ``size`` (w, h)."""
+def clip_frames(count: int, every: int = 1) -> list[np.ndarray]:
+    """``count`` frames of the bundled sample clip (640x480), taking every ``every``-th frame."""
     capture = cv2.VideoCapture(str(SAMPLE_CLIP))
     frames = []
+    position = 0
     while len(frames) < count:
         ok, image = capture.read()
         if not ok:
             break
-        frames.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+        if position % every == 0:
+            frames.append(image)
+        position += 1
     capture.release()
     if len(frames) < count:
         raise RuntimeError(f"{SAMPLE_CLIP} gave {len(frames)} frames, {count} needed")
     return frames
 
 
-def face_frames(count: int) -> list[np.ndarray]:
-    """Frames with real faces: the sample clip when it is there, else the astronaut photo panned slowly."""
-    if SAMPLE_CLIP.is_file():
-        return clip_frames(count)
-    photo = cv2.resize(astronaut_bgr(), (400, 400))
-    return [np.ascontiguousarray(np.roll(photo, 2 * i, axis=1)) for i in range(count)]
+def face_frames(count: int, every: int = 1) -> list[np.ndarray]:
+    """Frames with real faces: the bundled sample clip (three faces moving, one leaving and coming back)."""
+    return clip_frames(count, every)
 
 
 @dataclass
@@ -58,17 +58,20 @@ class BagSpec:
     version: int = 9
     compressed: bool = False
     stamps_ns: Sequence[int] | None = None  # header stamps; default START_NS + i * PERIOD_NS
+    log_ns: Sequence[int] | None = None  # bag receive times; default START_NS + i * PERIOD_NS
+    frame_id: str = "camera_optical_frame"
+    encoding: str = "rgb8"  # raw images only
     #: message index -> kind of bad message inserted *instead of* that frame
     bad: dict[int, str] = field(default_factory=dict)
     unrelated: bool = True  # also write std_msgs/String and sensor_msgs/Imu topics
     store: Stores = Stores.ROS2_JAZZY
 
 
-def _image_message(typestore: Any, image: np.ndarray, stamp_ns: int, compressed: bool,
-                   bad: str | None) -> Any:
+def _image_message(typestore: Any, image: np.ndarray, stamp_ns: int, spec: BagSpec, bad: str | None) -> Any:
     header = typestore.types["std_msgs/msg/Header"](
         stamp=typestore.types["builtin_interfaces/msg/Time"](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
-        frame_id="camera_optical_frame")
+        frame_id=spec.frame_id)
+    compressed = spec.compressed
     if compressed:
         fields = bgr_to_compressed_fields(image, "jpeg", 85)
         if bad == "corrupt_jpeg":
@@ -80,7 +83,7 @@ def _image_message(typestore: Any, image: np.ndarray, stamp_ns: int, compressed:
         elif bad not in (None, "truncated_cdr"):
             raise ValueError(f"no compressed bad kind {bad}")
         return typestore.types["sensor_msgs/msg/CompressedImage"](header=header, **fields)
-    fields = bgr_to_image_fields(image, "rgb8")
+    fields = bgr_to_image_fields(image, spec.encoding)
     if bad == "truncated_data":
         fields["data"] = fields["data"][: fields["data"].size // 2]
     elif bad == "bad_step":
@@ -102,12 +105,13 @@ def _image_message(typestore: Any, image: np.ndarray, stamp_ns: int, compressed:
 def write_bag(path: Path, spec: BagSpec) -> Path:
     """Write ``spec`` as a rosbag2 folder at ``path`` and return the path.
 
-    Log times are START_NS + i * PERIOD_NS; header stamps come from ``spec.stamps_ns``.
+    Log times and header stamps default to START_NS + i * PERIOD_NS (``spec.log_ns``, ``spec.stamps_ns``).
     """
     typestore = get_typestore(spec.store)
     msgtype = "sensor_msgs/msg/CompressedImage" if spec.compressed else "sensor_msgs/msg/Image"
-    stamps = list(spec.stamps_ns) if spec.stamps_ns is not None else [
-        START_NS + i * PERIOD_NS for i in range(len(spec.frames))]
+    default = [START_NS + i * PERIOD_NS for i in range(len(spec.frames))]
+    stamps = list(spec.stamps_ns) if spec.stamps_ns is not None else default
+    log_times = list(spec.log_ns) if spec.log_ns is not None else default
     with Writer(path, version=spec.version, storage_plugin=STORAGES[spec.storage]) as writer:
         if spec.unrelated:
             chatter = writer.add_connection("/chatter", "std_msgs/msg/String", typestore=typestore)
@@ -115,16 +119,14 @@ def write_bag(path: Path, spec: BagSpec) -> Path:
         camera = writer.add_connection(CAMERA_TOPIC, msgtype, typestore=typestore)
         for index, (image, stamp) in enumerate(zip(spec.frames, stamps)):
             bad = spec.bad.get(index)
-            raw = typestore.serialize_cdr(_image_message(typestore, image, stamp, spec.compressed, bad), msgtype)
+            raw = typestore.serialize_cdr(_image_message(typestore, image, stamp, spec, bad), msgtype)
             if bad == "truncated_cdr":
                 raw = raw[: len(raw) // 3]
-            # log time strictly increasing even when header stamps jump back (a looped recording)
-            writer.write(camera, START_NS + index * PERIOD_NS, raw)
+            writer.write(camera, log_times[index], raw)
             if spec.unrelated:
                 text = typestore.types["std_msgs/msg/String"](data=f"frame {index}")
-                writer.write(chatter, START_NS + index * PERIOD_NS + 1,
-                             typestore.serialize_cdr(text, "std_msgs/msg/String"))
-                writer.write(imu, START_NS + index * PERIOD_NS + 2,
+                writer.write(chatter, log_times[index] + 1, typestore.serialize_cdr(text, "std_msgs/msg/String"))
+                writer.write(imu, log_times[index] + 2,
                              typestore.serialize_cdr(_imu(typestore, stamp), "sensor_msgs/msg/Imu"))
     return path
 

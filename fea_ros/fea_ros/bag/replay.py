@@ -1,0 +1,170 @@
+"""Offline replay without ROS: bag images -> BGR -> Pipeline.process -> result sinks (bag, report).
+
+Frames are processed in bag order, as fast as the machine allows. A header stamp earlier than the last
+processed one (a looped or concatenated recording) resets the pipeline's tracks, as the node does. A message
+that cannot be used (damaged CDR record, bad Image fields, corrupt JPEG) is skipped, logged and counted by
+reason; the replay goes on with the next one.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tqdm import tqdm
+
+from fea_ros.bag.reader import BagImageReader, BagMessage
+from fea_ros.core.errors import InputError
+from fea_ros.core.image_msg import ImageMessageError, message_to_bgr
+from fea_ros.core.types import Frame, FrameResult
+
+log = logging.getLogger(__name__)
+
+#: skip reason of a message whose CDR bytes could not be deserialised
+DESERIALIZE_FAILED = "deserialize_failed"
+#: skip reason of an image the pipeline refused (InputError from Pipeline.process)
+PIPELINE_REFUSED = "pipeline_refused"
+#: skip reasons logged one by one before the log goes quiet for that reason (all are still counted)
+LOGGED_PER_REASON = 5
+
+
+class FrameProcessor(Protocol):
+    """What the replay needs of fea_ros.core.pipeline.Pipeline."""
+
+    def process(self, frame: Frame) -> FrameResult: ...
+
+    def reset(self) -> None: ...
+
+
+class ReplaySink(Protocol):
+    """Receives every processed frame, in order."""
+
+    def write(self, result: FrameResult, message: BagMessage) -> None: ...
+
+
+@dataclass
+class SkippedMessage:
+    index: int  # position of the message in the replayed topic (inside --start/--end)
+    log_ns: int
+    stamp_ns: int
+    reason: str  # e.g. truncated_data, bad_step, unknown_encoding, corrupt_compressed, zero_size
+    detail: str  # the full error text
+
+
+@dataclass
+class TrackReset:
+    index: int
+    stamp_ns: int
+    previous_stamp_ns: int
+
+
+@dataclass
+class ReplayStats:
+    bag: str
+    topic: str
+    msgtype: str
+    messages_read: int = 0
+    processed: int = 0
+    skipped: list[SkippedMessage] = field(default_factory=list)
+    resets: list[TrackReset] = field(default_factory=list)
+    face_ids: list[str] = field(default_factory=list)  # in order of first appearance
+    events: int = 0
+    first_stamp_ns: int | None = None
+    last_stamp_ns: int | None = None
+    convert_ms: list[float] = field(default_factory=list)  # message -> BGR, per processed frame
+    stage_ms: dict[str, list[float]] = field(default_factory=dict)  # pipeline stage -> per-frame ms
+    wall_s: float = 0.0
+
+    @property
+    def skip_counts(self) -> dict[str, int]:
+        return dict(Counter(s.reason for s in self.skipped))
+
+    @property
+    def fps(self) -> float:
+        return self.processed / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def bag_duration_s(self) -> float:
+        if self.first_stamp_ns is None or self.last_stamp_ns is None:
+            return 0.0
+        return max(self.last_stamp_ns - self.first_stamp_ns, 0) / 1e9
+
+    def skip_line(self) -> str:
+        """One line for the console: how many were skipped, and why."""
+        if not self.skipped:
+            return "skipped 0 messages"
+        reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(self.skip_counts.items()))
+        return f"skipped {len(self.skipped)} message(s): {reasons}"
+
+
+def _skip(stats: ReplayStats, logged: Counter[str], message: BagMessage, reason: str, detail: str) -> None:
+    skip = SkippedMessage(message.index, message.log_ns, message.stamp_ns, reason, detail)
+    stats.skipped.append(skip)
+    logged[reason] += 1
+    if logged[reason] <= LOGGED_PER_REASON:
+        log.warning("skipping message %d (stamp %d): %s", skip.index, skip.stamp_ns, skip.detail)
+        if logged[reason] == LOGGED_PER_REASON:
+            log.warning("further '%s' skips are counted, not logged", reason)
+
+
+def _record(stats: ReplayStats, result: FrameResult, convert_ms: float) -> None:
+    stats.processed += 1
+    stats.convert_ms.append(convert_ms)
+    for stage, ms in result.timings_ms.items():
+        stats.stage_ms.setdefault(stage, []).append(float(ms))
+    for face in result.faces:
+        if face.face_id not in stats.face_ids:
+            stats.face_ids.append(face.face_id)
+    stats.events += len(result.events)
+
+
+def replay(reader: BagImageReader, pipeline: FrameProcessor, sinks: Sequence[ReplaySink] = (),
+           progress: bool = True) -> ReplayStats:
+    """Run ``pipeline`` over every image message of an open ``reader`` and hand results to ``sinks``."""
+    stats = ReplayStats(bag=str(reader.path), topic=reader.topic, msgtype=reader.msgtype)
+    logged: Counter[str] = Counter()
+    ranged = reader.start_ns is not None or reader.end_ns is not None
+    bar = tqdm(total=None if ranged else reader.message_count, unit="frame", desc=f"replay {reader.topic}",
+               disable=not progress, leave=False)
+    previous_stamp: int | None = None
+    started = time.perf_counter()
+    try:
+        for message in reader:
+            stats.messages_read += 1
+            bar.update(1)
+            tick = time.perf_counter()
+            try:
+                if message.message is None:
+                    raise ImageMessageError(DESERIALIZE_FAILED, message.error)
+                image = message_to_bgr(message.message)
+            except ImageMessageError as exc:
+                _skip(stats, logged, message, exc.reason, str(exc))
+                continue
+            convert_ms = (time.perf_counter() - tick) * 1e3
+            stamp = message.stamp_ns
+            if previous_stamp is not None and stamp < previous_stamp:
+                log.info("stamp went back from %d to %d at message %d: tracks reset",
+                         previous_stamp, stamp, message.index)
+                stats.resets.append(TrackReset(message.index, stamp, previous_stamp))
+                pipeline.reset()
+            previous_stamp = stamp
+            try:
+                result = pipeline.process(Frame(image=image, stamp_ns=stamp, frame_id=message.frame_id,
+                                                index=message.index))
+            except InputError as exc:  # the pipeline refuses an image it cannot use (e.g. too small)
+                _skip(stats, logged, message, PIPELINE_REFUSED, str(exc))
+                continue
+            if stats.first_stamp_ns is None:
+                stats.first_stamp_ns = stamp
+            stats.last_stamp_ns = stamp
+            _record(stats, result, convert_ms)
+            for sink in sinks:
+                sink.write(result, message)
+            bar.set_postfix(faces=len(result.faces), skipped=len(stats.skipped), refresh=False)
+    finally:
+        bar.close()
+        stats.wall_s = time.perf_counter() - started
+    return stats
