@@ -120,7 +120,7 @@ CHECKS: dict[str, Callable[[onnx.NodeProto, dict, set[str]], list[str]]] = {
     "Squeeze": _axes_constant, "Unsqueeze": _axes_constant, "Dropout": _check_dropout, "Pad": _check_pad,
 }
 NOTES = {
-    "MaxPool": "2D, dilations 1, no Indices output, auto_pad/ceil_mode map to TensorRT padding modes",
+    "MaxPool": "2D, dilations 1, no Indices output",
     "AveragePool": "2D, dilations 1",
     "Resize": "mode/coordinate/nearest modes in the supported sets, no antialias",
     "ReduceMean": "axes constant", "ReduceSum": "axes constant", "Squeeze": "axes constant",
@@ -154,7 +154,9 @@ def check_model(path: Path) -> ModelReport:
             report.problems.append(f"initializer {init.name} is float64 (TensorRT casts DOUBLE down to FLOAT)")
     report.notes = {op: NOTES[op] for op in sorted(report.ops) if op in NOTES}
     for op, attribute, default in (("Pad", "mode", "constant"), ("Resize", "mode", "nearest"),
-                                   ("Resize", "coordinate_transformation_mode", "half_pixel")):
+                                   ("Resize", "coordinate_transformation_mode", "half_pixel"),
+                                   ("MaxPool", "auto_pad", "NOTSET"), ("MaxPool", "ceil_mode", 0),
+                                   ("AveragePool", "ceil_mode", 0)):
         used = sorted({str(_attributes(n).get(attribute, default)) for n in graph.node if n.op_type == op})
         if used:
             report.notes[op] += f", {attribute} {'/'.join(used)}"
