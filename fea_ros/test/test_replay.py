@@ -261,3 +261,49 @@ def test_bundled_sample_bags_hold_the_clip(tmp_path):
             first = next(iter(reader))
             assert first.message is not None and first.frame_id == "camera_optical_frame"
     assert counts["mcap"] == counts["sqlite3"] == 90
+
+
+def test_an_existing_output_bag_is_only_replaced_with_overwrite(tmp_path, capsys):
+    source = write_bag(tmp_path / "in", BagSpec(FRAMES[:2], "mcap"))
+    out = tmp_path / "out"
+    args = ["replay", str(source), "--out", str(out), "--fast", "--no-progress"]
+    assert main(args) == 0
+    assert main(args) != 0
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(args + ["--overwrite"]) == 0
+    assert len(bag_messages(out)["/fea/faces"]) == 2
+    not_a_bag = tmp_path / "notes"
+    not_a_bag.mkdir()
+    (not_a_bag / "keep.txt").write_text("mine")
+    assert main(["replay", str(source), "--out", str(not_a_bag), "--overwrite", "--fast", "--no-progress"]) != 0
+    assert "not a rosbag2 folder" in capsys.readouterr().err and (not_a_bag / "keep.txt").is_file()
+
+
+@pytest.mark.parametrize("storage,distro", [("mcap", "humble"), ("sqlite3", "jazzy")])
+def test_micro_expression_events_round_trip_through_both_decoders(tmp_path, storage, distro):
+    from fea_ros.bag.reader import BagMessage
+    from fea_ros.bag.writer import ResultBagWriter
+    from fea_ros.core.types import MicroExpressionEvent
+
+    pipeline = Pipeline(PipelineConfig.fast())
+    results = [pipeline.process(Frame(image=image, stamp_ns=START_NS + i * PERIOD_15FPS, frame_id="cam", index=i))
+               for i, image in enumerate(FRAMES[:4])]
+    face_id = results[-1].faces[0].face_id
+    event = MicroExpressionEvent(face_id=face_id, onset_ns=results[0].stamp_ns, apex_ns=results[1].stamp_ns,
+                                 offset_ns=results[2].stamp_ns, type="MICRO", regions=("brows", "mouth"),
+                                 action_units=(1, 2, 12), intensity=0.25, confidence=0.8,
+                                 emitted_ns=results[3].stamp_ns)
+    results[-1].events.append(event)
+    with ResultBagWriter(tmp_path / "out", storage, distro) as writer:
+        for result in results:
+            writer.write(result, BagMessage(result.index, result.stamp_ns + 7, "", b"", None))
+    for decoded in (bag_messages(tmp_path / "out"), mcap_ros2_messages(tmp_path / "out", storage)):
+        [(log_ns, message)] = decoded["/fea/micro_expressions"]
+        assert log_ns == event.emitted_ns + 7
+        assert stamp(message.header.stamp) == event.apex_ns and message.header.frame_id == "cam"
+        assert (message.face_id, message.type, list(message.regions)) == (face_id, "MICRO", ["brows", "mouth"])
+        assert [stamp(message.onset), stamp(message.apex), stamp(message.offset), stamp(message.emitted)] == [
+            event.onset_ns, event.apex_ns, event.offset_ns, event.emitted_ns]
+        assert list(message.action_units) == [1, 2, 12]
+        assert message.intensity == pytest.approx(0.25) and message.confidence == pytest.approx(0.8)
+        assert len(decoded["/fea/faces"]) == 4

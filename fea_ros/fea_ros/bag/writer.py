@@ -33,7 +33,7 @@ class ResultBagWriter:
 
     def __init__(self, path: str | Path, storage: str = "mcap", distro: str = "jazzy",
                  image_topic: str | None = None, image_msgtype: str | None = None,
-                 custom_data: dict[str, str] | None = None) -> None:
+                 custom_data: dict[str, str] | None = None, overwrite: bool = False) -> None:
         if storage not in STORAGE_PLUGINS:
             raise BagWriteError(f"unknown storage '{storage}'; use one of {', '.join(STORAGE_PLUGINS)}")
         if distro not in DISTRO_VERSIONS:
@@ -45,6 +45,7 @@ class ResultBagWriter:
         self.types = rosbags_message_types(self.typestore)
         self._image_topic, self._image_msgtype = image_topic, image_msgtype
         self._custom_data = custom_data or {}
+        self._overwrite = overwrite
         self._writer: Writer | None = None
         self._faces: Connection | None = None
         self._events: Connection | None = None
@@ -59,9 +60,11 @@ class ResultBagWriter:
         self.close()
 
     def open(self) -> None:
+        if self.path.exists() and self._overwrite:
+            self._remove_old_bag()
         if self.path.exists():
-            raise BagWriteError(f"output bag '{self.path}' exists; rosbag2 bags are never overwritten, "
-                                "remove it or choose another --out")
+            raise BagWriteError(f"output bag '{self.path}' exists; remove it, choose another --out, or pass "
+                                "--overwrite to replace it")
         if not self.path.parent.is_dir():
             raise BagWriteError(f"folder '{self.path.parent}' for the output bag does not exist; create it")
         writer = Writer(self.path, version=self.version, storage_plugin=STORAGE_PLUGINS[self.storage])
@@ -74,6 +77,19 @@ class ResultBagWriter:
         if self._image_topic and self._image_msgtype:
             self._images = writer.add_connection(self._image_topic, self._image_msgtype, typestore=self.typestore)
             self.counts[self._image_topic] = 0
+
+    def _remove_old_bag(self) -> None:
+        """Delete an earlier output bag: only a folder that holds nothing but rosbag2 files."""
+        entries = list(self.path.iterdir()) if self.path.is_dir() else []
+        is_bag = (self.path / "metadata.yaml").is_file() and all(
+            entry.is_file() and entry.suffix in (".yaml", ".mcap", ".db3", ".db3-shm", ".db3-wal", ".zstd")
+            for entry in entries)
+        if not is_bag:
+            raise BagWriteError(f"'{self.path}' exists and is not a rosbag2 folder; --overwrite only replaces "
+                                "bags, choose another --out")
+        for entry in entries:
+            entry.unlink()
+        self.path.rmdir()
 
     def close(self) -> None:
         if self._writer is not None:

@@ -34,6 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--end", default=None, metavar="T", help="stop before this stamp (same units as --start)")
     parser.add_argument("--report", type=Path, default=None, metavar="DIR",
                         help="report folder: frames.jsonl, timeline_face_<id>.png, summary.json, summary.md")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT_BAG if it is an existing bag")
     parser.add_argument("--with-images", action="store_true", help="also copy the image topic into OUT_BAG")
     parser.add_argument("--landmarks", action="store_true", help="put mesh landmarks and blendshapes in frames.jsonl")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -73,7 +74,8 @@ def replay_command(args: argparse.Namespace) -> int:
                 image_topic=reader.topic if args.with_images else None,
                 image_msgtype=reader.msgtype if args.with_images else None,
                 custom_data={"fea_ros.source_bag": str(reader.path.name), "fea_ros.source_topic": reader.topic,
-                             "fea_ros.config": json.dumps(asdict(config), sort_keys=True)}))
+                             "fea_ros.config": json.dumps(asdict(config), sort_keys=True)},
+                overwrite=args.overwrite))
             sinks.append(writer)
         report = stack.enter_context(ReplayReport(args.report, args.landmarks)) if args.report else None
         if report is not None:
