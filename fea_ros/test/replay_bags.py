@@ -141,3 +141,35 @@ def _imu(typestore: Any, stamp_ns: int) -> Any:
         header=header, orientation=types["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0),
         orientation_covariance=np.zeros(9), angular_velocity=vector, angular_velocity_covariance=np.zeros(9),
         linear_acceleration=vector, linear_acceleration_covariance=np.zeros(9))
+
+
+def as_humble_recording(path: Path) -> Path:
+    """Rewrite a rosbags sqlite3 bag in the layout Humble's rosbag2 (0.15) records: metadata version 5, sqlite
+    schema 3, no message definitions and no type hashes, so readers must bring their own sensor_msgs types."""
+    import sqlite3
+
+    import yaml
+
+    [db_path] = path.glob("*.db3")
+    with sqlite3.connect(db_path) as db:
+        db.executescript("""
+            DROP TABLE message_definitions;
+            DROP TABLE metadata;
+            CREATE TABLE topics3(id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL,
+                                 serialization_format TEXT NOT NULL, offered_qos_profiles TEXT NOT NULL);
+            INSERT INTO topics3 SELECT id, name, type, serialization_format, offered_qos_profiles FROM topics;
+            DROP TABLE topics;
+            ALTER TABLE topics3 RENAME TO topics;
+            UPDATE schema SET schema_version = 3, ros_distro = 'humble';
+        """)
+    db.close()
+    metadata_path = path / "metadata.yaml"
+    metadata = yaml.safe_load(metadata_path.read_text())
+    info = metadata["rosbag2_bagfile_information"]
+    info["version"] = 5
+    for key in ("custom_data", "ros_distro"):
+        info.pop(key, None)
+    for topic in info["topics_with_message_count"]:
+        topic["topic_metadata"].pop("type_description_hash", None)
+    metadata_path.write_text(yaml.safe_dump(metadata, sort_keys=False))
+    return path

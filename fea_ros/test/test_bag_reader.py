@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from replay_bags import CAMERA_TOPIC, PERIOD_NS, START_NS, STORAGES, BagSpec, face_frames, write_bag
+from replay_bags import (CAMERA_TOPIC, PERIOD_NS, START_NS, STORAGES, BagSpec, as_humble_recording, face_frames,
+                         write_bag)
 from rosbags.rosbag2 import Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -155,3 +156,12 @@ def test_missing_or_broken_bag_folders_raise_bag_errors(tmp_path):
     (tmp_path / "junk" / "metadata.yaml").write_text("this: [is not rosbag2 metadata\n")
     with pytest.raises(BagError, match="cannot open bag"):
         BagImageReader(tmp_path / "junk").open()
+
+
+def test_a_humble_recording_without_message_definitions_is_read(tmp_path):
+    bag = as_humble_recording(write_bag(tmp_path / "bag", BagSpec(FRAMES[:3], "sqlite3", 8)))
+    assert "version: 5" in (bag / "metadata.yaml").read_text()
+    with BagImageReader(bag) as reader:
+        messages = list(reader)
+    assert len(messages) == 3
+    np.testing.assert_array_equal(message_to_bgr(messages[2].message), FRAMES[2])
