@@ -54,6 +54,8 @@ def test_rebuild_matches_the_committed_files(tmp_path) -> None:
     for name in names:
         assert rebuilt[name] == committed[name], f"{name}: rebuilt manifest entry differs"
         assert (tmp_path / f"{name}.onnx").read_bytes() == (MODELS_DIR / f"{name}.onnx").read_bytes()
+        for extra in next(s for s in SPECS if s.name == name).extra_files:
+            assert (tmp_path / extra).read_bytes() == (MODELS_DIR / extra).read_bytes(), f"{extra} differs"
 
 
 def test_a_wrong_artefact_is_refused(tmp_path) -> None:

