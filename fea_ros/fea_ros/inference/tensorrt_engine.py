@@ -212,6 +212,7 @@ class TensorRTEngine:
             for allocation in buffers.values():
                 allocation.free()
             buffers.clear()
+            self._host.clear()
             self._context = None
             self._engine = None
 
