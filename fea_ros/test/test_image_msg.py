@@ -36,7 +36,8 @@ def image_msg(pixels: np.ndarray, encoding: str, *, rows: int | None = None, pad
     rows_view = buffer.view(np.uint8).reshape(height, row_bytes)
     padded = np.full((height, row_bytes + pad), 0xAB, np.uint8)
     padded[:, :row_bytes] = rows_view
-    return SimpleNamespace(height=rows if rows is not None else height, width=width or pixels.shape[1], encoding=encoding,
+    return SimpleNamespace(height=rows if rows is not None else height, width=width or pixels.shape[1],
+                           encoding=encoding,
                            is_bigendian=int(bigendian), step=row_bytes + pad, data=padded.tobytes())
 
 

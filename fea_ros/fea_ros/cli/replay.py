@@ -13,9 +13,14 @@ import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fea_ros.cli.common import add_config_arguments, build_config
 from fea_ros.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fea_ros.bag.reader import BagImageReader
+    from fea_ros.bag.replay import ReplayStats
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +29,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("replay", help="replay a rosbag2 bag through the pipeline (no ROS needed)",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bag", type=Path, metavar="IN_BAG", help="rosbag2 folder (sqlite3 or MCAP, any version <= 9)")
-    parser.add_argument("--topic", default=None, help="image topic (default: the bag's only Image/CompressedImage topic)")
+    parser.add_argument("--topic", default=None,
+                        help="image topic (default: the bag's only Image/CompressedImage topic)")
     parser.add_argument("--out", type=Path, default=None, metavar="OUT_BAG", help="write the results as a new bag")
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="storage of OUT_BAG (mcap)")
     parser.add_argument("--for", dest="distro", choices=("humble", "jazzy"), default="jazzy",
                         help="ROS distro that will play OUT_BAG: humble writes metadata v8, jazzy v9 (jazzy)")
     parser.add_argument("--start", default=None, metavar="T",
-                        help="first stamp: seconds from the bag start, or absolute nanoseconds (>= 1e12)")
-    parser.add_argument("--end", default=None, metavar="T", help="stop before this stamp (same units as --start)")
+                        help="first message to replay (bag receive time): seconds from the bag start, or "
+                             "absolute nanoseconds (>= 1e12)")
+    parser.add_argument("--end", default=None, metavar="T",
+                        help="stop before this receive time (same units as --start)")
     parser.add_argument("--report", type=Path, default=None, metavar="DIR",
                         help="report folder: frames.jsonl, timeline_face_<id>.png, summary.json, summary.md")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT_BAG if it is an existing bag")
@@ -42,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=replay_command)
 
 
-def _nothing_processed(stats, reader) -> str:  # type: ignore[no-untyped-def]
+def _nothing_processed(stats: ReplayStats, reader: BagImageReader) -> str:
     if stats.messages_read == 0:
         window = "" if reader.start_ns is None and reader.end_ns is None else " inside --start/--end"
         return (f"no message on {reader.topic}{window} (the topic has {reader.message_count} in the whole bag); "
