@@ -244,11 +244,15 @@ def test_replay_gives_the_same_jsonl_as_the_pipeline_and_fea_ros_run(tmp_path, c
 
 def test_the_replay_api_works_without_the_cli(tmp_path):
     source = write_bag(tmp_path / "in", BagSpec(FRAMES[:4], "mcap", compressed=True, bad={2: "corrupt_jpeg"}))
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "timeline_face_f9.png").write_bytes(b"an earlier run's face")
     with BagImageReader(source, start="0.03") as reader, ReplayReport(tmp_path / "report") as report:
         stats = replay(reader, Pipeline(PipelineConfig.fast()), [report], progress=False)
         report.finish(stats)
     assert (stats.messages_read, stats.processed, stats.skip_counts) == (3, 2, {"corrupt_compressed": 1})
     assert stats.skipped[0].index == 1 and stats.skipped[0].log_ns == START_NS + 2 * 40_000_000
+    pngs = sorted(p.name for p in (tmp_path / "report").glob("timeline_face_*.png"))
+    assert pngs == [f"timeline_face_{face_id}.png" for face_id in sorted(stats.face_ids)]
 
 
 def test_bundled_sample_bags_hold_the_clip(tmp_path):

@@ -23,6 +23,7 @@ from fea_ros.core.visualize import Timeline, plot_timeline
 JSONL_NAME = "frames.jsonl"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
+PNG_PREFIX = "timeline_face_"
 
 
 @dataclass
@@ -41,7 +42,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 def _png_name(face_id: str) -> str:
-    return f"timeline_face_{re.sub(r'[^A-Za-z0-9_.-]', '_', face_id)}.png"
+    return f"{PNG_PREFIX}{re.sub(r'[^A-Za-z0-9_.-]', '_', face_id)}.png"
 
 
 class ReplayReport:
@@ -64,6 +65,8 @@ class ReplayReport:
     def open(self) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            for stale in self.directory.glob(f"{PNG_PREFIX}*.png"):  # an earlier run's faces
+                stale.unlink()
             self._jsonl = open(self.directory / JSONL_NAME, "w", encoding="utf-8", newline="\n")
         except OSError as exc:
             raise BagError(f"cannot write the report folder '{self.directory}': {exc}; "
