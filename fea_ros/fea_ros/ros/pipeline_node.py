@@ -83,18 +83,18 @@ class PipelineNode(Node):
                 self._parameter_problems.append(f"'{spec.name}': {error}")
                 self.declare_parameter(spec.name, spec.default, _descriptor(spec), ignore_override=True)
         self._bridge = cv_bridge.CvBridge()
-        self._types = messages.rclpy_message_types(fea_ros_msgs.msg, std_msgs.msg, builtin_interfaces.msg,
+        self._msg_types = messages.rclpy_message_types(fea_ros_msgs.msg, std_msgs.msg, builtin_interfaces.msg,
                                                    sensor_msgs.msg)
         self._log_handler = _RosLogHandler(self.get_logger())
         logging.getLogger("fea_ros").addHandler(self._log_handler)
         logging.getLogger("fea_ros").setLevel(logging.INFO)
         self._pipeline: Any = None
-        self._config: Any = None
-        self._settings: params.NodeSettings | None = None
+        self._pipeline_config: Any = None
+        self._node_settings: params.NodeSettings | None = None
         self._backend = "not configured"
-        self._models: dict[str, str] = {}
+        self._model_names: dict[str, str] = {}
         self._runner: FrameRunner | None = None
-        self._results: deque = deque(maxlen=RESULT_QUEUE)
+        self._pending_results: deque = deque(maxlen=RESULT_QUEUE)
         self._subscription = self._wake = self._diag_timer = None
         self._faces_pub = self._events_pub = self._debug_pub = self._diag_pub = None
         self._hri: hri.HriPublisherManager | None = None
@@ -109,17 +109,17 @@ class PipelineNode(Node):
             if self._parameter_problems:
                 raise params.ParameterError("bad parameter(s): " + "; ".join(self._parameter_problems))
             values = {spec.name: self.get_parameter(spec.name).value for spec in self._specs}
-            self._settings = params.node_settings(values)
-            self._config = params.pipeline_config(values, self._specs)
+            self._node_settings = params.node_settings(values)
+            self._pipeline_config = params.pipeline_config(values, self._specs)
             from fea_ros.core.pipeline import Pipeline
             from fea_ros.inference.factory import resolve_backend
 
-            self._backend, why = resolve_backend(self._config.inference.backend)
-            self._models = diagnostics.model_names(self._config)
+            self._backend, why = resolve_backend(self._pipeline_config.inference.backend)
+            self._model_names = diagnostics.model_names(self._pipeline_config)
             self.get_logger().info(f"backend {self._backend} ({why}); loading models: "
-                                   + ", ".join(self._models.values()))
+                                   + ", ".join(self._model_names.values()))
             started = time.monotonic()
-            self._pipeline = Pipeline(self._config)
+            self._pipeline = Pipeline(self._pipeline_config)
             self.get_logger().info(f"models ready in {time.monotonic() - started:.1f} s")
         except Exception as error:  # configure must fail with the reason, not die with a traceback
             self.get_logger().error(f"configure failed: {type(error).__name__}: {error}")
@@ -131,7 +131,7 @@ class PipelineNode(Node):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
-        settings = self._settings
+        settings = self._node_settings
         try:
             reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
             self._faces_pub = self.create_publisher(fea_ros_msgs.msg.FaceExpressionArray, "faces", reliable)
@@ -204,7 +204,7 @@ class PipelineNode(Node):
         if self._runner is not None:
             self._runner.stop()
             self._runner = None
-        self._results.clear()
+        self._pending_results.clear()
         if self._wake is not None:
             self.destroy_guard_condition(self._wake)
             self._wake = None
@@ -261,25 +261,25 @@ class PipelineNode(Node):
 
     def _queue_result(self, frame: Frame, result: FrameResult) -> None:
         """Worker thread: hand the result to the executor thread, which owns the publishers."""
-        self._results.append((frame, result))
+        self._pending_results.append((frame, result))
         wake = self._wake
         if wake is not None:
             wake.trigger()
 
     def _publish_pending(self) -> None:
-        while self._results:
-            frame, result = self._results.popleft()
+        while self._pending_results:
+            frame, result = self._pending_results.popleft()
             self._publish(frame, result)
 
     def _publish(self, frame: Frame, result: FrameResult) -> None:
         if self._faces_pub is None:
             return
-        header = messages.header_message(result.stamp_ns, result.frame_id, self._types)
+        header = messages.header_message(result.stamp_ns, result.frame_id, self._msg_types)
         latency_ns = self.get_clock().now().nanoseconds - result.stamp_ns
         self._faces_pub.publish(messages.face_array_message(
-            result, self._types, processing_time_ns=latency_ns, include_landmarks=self._settings.publish_landmarks))
+            result, self._msg_types, processing_time_ns=latency_ns, include_landmarks=self._node_settings.publish_landmarks))
         for event in result.events:
-            self._events_pub.publish(messages.event_message(event, result.frame_id, self._types))
+            self._events_pub.publish(messages.event_message(event, result.frame_id, self._msg_types))
         if self._hri is not None:
             self._hri.publish(result, header)
         if self._debug_pub is not None and self._debug_pub.get_subscription_count() > 0:
@@ -294,7 +294,7 @@ class PipelineNode(Node):
         stats = self._runner.stats() if self._runner is not None else None
         dropped, errors = (stats.dropped, stats.errors) if stats is not None else self._reported
         report = diagnostics.pipeline_status(
-            stats, self._backend, self._models, self._settings.thresholds,
+            stats, self._backend, self._model_names, self._node_settings.thresholds,
             dropped_in_window=dropped - self._reported[0], errors_in_window=errors - self._reported[1],
             last_error=self._last_error)
         self._reported = (dropped, errors)
