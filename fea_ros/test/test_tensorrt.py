@@ -89,7 +89,8 @@ def real_inputs(entry: dict, batch: int = 1) -> dict[str, np.ndarray] | None:
         crop = square_crop(photo, FACE_BOXES["astronaut"], 1.5, 256).astype(np.float32) / 255.0
         session = ort.InferenceSession(str(MODELS_DIR / mesh["file"]), providers=["CPUExecutionProvider"])
         points = session.run(["landmarks"], {"image": crop.transpose(2, 0, 1)[None]})[0].reshape(-1, 3)
-        return {spec["name"]: np.ascontiguousarray(points[None, :shape[1], :2], dtype=np.float32)}
+        subset = json.loads((MODELS_DIR / "blendshapes.json").read_text(encoding="utf-8"))["landmark_subset"]
+        return {spec["name"]: np.ascontiguousarray(points[None, subset, :2], dtype=np.float32)}
     return None
 
 
