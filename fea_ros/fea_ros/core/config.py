@@ -17,6 +17,9 @@ class DetectionConfig:
     nms_iou: float = 0.3  # IoU above which detections are merged (weighted NMS)
     min_face_px: float = 20.0  # smaller boxes (max side, px) are dropped
     max_faces: int = 5
+    #: with tracking.landmark_tracking, run the detector at least every this many frames (to find new
+    #: faces) while every known face is followed through its landmarks; 1 = detect in every frame
+    redetect_interval: int = 10
 
 
 @dataclass
@@ -24,6 +27,10 @@ class TrackingConfig:
     confirm_frames: int = 2  # frames a face must be seen before it is reported
     drop_frames: int = 5  # consecutive missed frames after which a track is dropped
     min_iou: float = 0.2  # below this a detection cannot continue a track
+    #: follow a confirmed face with the crop predicted from its previous landmarks (MediaPipe's trick) and
+    #: skip the detector while every face is followed; off = run the detector on every frame
+    landmark_tracking: bool = True
+    min_presence: float = 0.5  # mesh face-presence below which a face followed by its landmarks is lost
 
 
 @dataclass

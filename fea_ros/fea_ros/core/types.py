@@ -52,7 +52,7 @@ class Landmarks:
 
     points: np.ndarray  # (478, 3) or (468, 3): x, y in image px, z in px relative to the face centre
     presence: float  # 0..1, the mesh network's face-presence probability
-    ibug68: np.ndarray  # (68, 2) image px, the iBUG-68 subset (see core/landmarks.py for the table)
+    ibug68: np.ndarray  # (68, 2) image px, the iBUG-68 subset (see core/ibug68.py for the table)
 
     @property
     def xy(self) -> np.ndarray:

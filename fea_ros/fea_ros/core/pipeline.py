@@ -1,0 +1,245 @@
+"""The framework-free pipeline: one frame in, every face's result out (DESIGN.md "Data flow").
+
+Stages: 1 detect, 2 track, 3 landmarks, 4 expression, 5 blendshapes, 6 temporal, 7 MiE. The pipeline owns
+all per-face state (tracker, smoothers, crops predicted from landmarks); a stamp that goes backwards (a bag
+that loops) resets it.
+
+Detection is skipped on most frames the way MediaPipe does it: a confirmed face whose mesh was present in
+the previous frame is cropped from its previous landmarks, and the detector only runs every
+``detection.redetect_interval`` frames (to find new faces) or when a face is not followed (new, lost, or
+missed). Wherever the mesh found the face, its box is taken from the mesh (landmarks.box_from_mesh), so the box
+and the expression crop do not change character between frames with and without the detector.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from fea_ros.core.action_units import BlendshapeEstimator
+from fea_ros.core.config import PipelineConfig
+from fea_ros.core.detection import FaceDetector, detector_spec
+from fea_ros.core.errors import ConfigError, InputError
+from fea_ros.core.expression import NETS, ExpressionClassifier, enabled_nets
+from fea_ros.core.landmarks import (FaceMesh, Roi, box_from_mesh, keypoints_from_mesh, mesh_model,
+                                    roi_from_detection, roi_from_landmarks)
+from fea_ros.core.temporal import ExpressionSmoother
+from fea_ros.core.tracking import FaceTracker
+from fea_ros.core.types import Detection, FaceResult, Frame, FrameResult, Landmarks, Track
+from fea_ros.inference.factory import create_engine, resolve_backend
+from fea_ros.inference.models import Manifest
+
+log = logging.getLogger(__name__)
+
+STAGES: tuple[str, ...] = ("detect", "track", "landmarks", "expression", "blendshapes", "temporal", "mie")
+#: an image smaller than this on either side cannot hold a face the detector can find
+MIN_IMAGE_SIDE = 16
+
+
+def to_bgr(image: object, min_side: int = MIN_IMAGE_SIDE) -> np.ndarray:
+    """The frame as a BGR uint8 H x W x 3 array (grey and BGRA converted), or InputError saying why not."""
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"a frame image must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise InputError(f"a frame image must be uint8 (8-bit BGR), got {image.dtype}; convert it first "
+                         "(e.g. cv_bridge encoding 'bgr8', or (img / img.max() * 255).astype(np.uint8))")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        converted = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    elif image.ndim == 3 and image.shape[2] == 3:
+        converted = image
+    elif image.ndim == 3 and image.shape[2] == 4:
+        converted = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    else:
+        raise InputError(f"a frame image must be H x W (grey), H x W x 1, x 3 (BGR) or x 4 (BGRA); "
+                         f"got shape {image.shape}")
+    height, width = converted.shape[:2]
+    if min(height, width) < min_side:
+        raise InputError(f"the image is {width}x{height} px, too small to hold a face; frames must be at "
+                         f"least {min_side}x{min_side} px (detection.min_face_px is the smallest face)")
+    return np.ascontiguousarray(converted)
+
+
+@dataclass
+class _FaceState:
+    """What the pipeline remembers about one track between frames."""
+
+    smoother: ExpressionSmoother
+    next_roi: Roi | None = None  # mesh crop predicted from this frame's landmarks; None = needs the detector
+    score: float = 0.0  # last detector score
+
+
+class Pipeline:
+    """detect -> track -> landmarks -> expression -> blendshapes -> temporal -> MiE, for one camera."""
+
+    def __init__(self, config: PipelineConfig | None = None, manifest: Manifest | None = None) -> None:
+        self.config = config = config or PipelineConfig()
+        self._check(config)
+        manifest = manifest or Manifest(config.inference.models_dir or None)
+        backend, why = resolve_backend(config.inference.backend)
+        log.info("inference backend %s (%s)", backend, why)
+
+        def engine(name: str):
+            return create_engine(name, config.inference, manifest, backend=backend)
+
+        self.detector = FaceDetector(engine(detector_spec(config.detection.detector).model), config.detection)
+        self.mesh = FaceMesh(engine(mesh_model(config.landmarks.model)[0]), config.landmarks)
+        self.blendshapes = BlendshapeEstimator(engine("face_blendshapes_52")) if config.blendshapes else None
+        nets = enabled_nets(config.expression)
+        self.expression = ExpressionClassifier({key: engine(NETS[key].model) for key in nets}, config.expression)
+        self.tracker = FaceTracker(config.tracking)
+        #: stage 7; the MiE spotter is wired in here (update(face_id, stamp_ns, image, landmarks, aus), drop, reset)
+        self.mie = None
+        self._faces: dict[str, _FaceState] = {}
+        self._frames_since_detection = 0
+        self._last_stamp_ns: int | None = None
+
+    @staticmethod
+    def _check(config: PipelineConfig) -> None:
+        if config.blendshapes and config.landmarks.model != "v2":
+            raise ConfigError("blendshapes need the 478-point mesh: set landmarks.model to 'v2' or blendshapes "
+                              "to false")
+        if config.detection.redetect_interval < 1:
+            raise ConfigError(f"detection.redetect_interval must be >= 1, got {config.detection.redetect_interval}")
+        if config.tracking.confirm_frames < 1 or config.tracking.drop_frames < 1:
+            raise ConfigError("tracking.confirm_frames and tracking.drop_frames must be >= 1")
+
+    def reset(self) -> None:
+        """Forget every face (new ids start again at f1)."""
+        self.tracker.reset()
+        self._faces = {}
+        self._frames_since_detection = 0
+        self._last_stamp_ns = None
+        if self.mie is not None:
+            self.mie.reset()
+
+    def process(self, frame: Frame) -> FrameResult:
+        image = to_bgr(frame.image, max(MIN_IMAGE_SIDE, int(np.ceil(self.config.detection.min_face_px))))
+        if self._last_stamp_ns is not None and frame.stamp_ns < self._last_stamp_ns:
+            log.info("stamp went back from %d to %d ns: resetting all face tracks", self._last_stamp_ns,
+                     frame.stamp_ns)
+            self.reset()
+        self._last_stamp_ns = frame.stamp_ns
+        timings = dict.fromkeys(STAGES, 0.0)
+        clock = time.perf_counter
+
+        followed = {tid: state.next_roi for tid, state in self._faces.items() if state.next_roi is not None}
+        live = self.tracker.tracks
+        detect_now = (not self.config.tracking.landmark_tracking or not live
+                      or any(t.track_id not in followed for t in live)
+                      or self._frames_since_detection + 1 >= self.config.detection.redetect_interval)
+        start = clock()
+        detections = self.detector(image) if detect_now else []
+        self._frames_since_detection = 0 if detect_now else self._frames_since_detection + 1
+        timings["detect"] = (clock() - start) * 1e3
+
+        start = clock()
+        meshes: dict[str, Landmarks] = {}
+        continued: dict[str, Detection] = {}
+        for track_id, roi in followed.items():
+            landmarks = self.mesh(image, roi)
+            if landmarks.presence >= self.config.tracking.min_presence:
+                meshes[track_id] = landmarks
+                continued[track_id] = self._detection_from_mesh(self._faces[track_id].score, landmarks)
+        timings["landmarks"] = (clock() - start) * 1e3
+
+        start = clock()
+        seen = [t for t in self.tracker.update(detections, continued) if t.confirmed]
+        self._forget_dropped()
+        timings["track"] = (clock() - start) * 1e3
+
+        start = clock()
+        for track in seen:
+            if track.track_id not in meshes:
+                roi = roi_from_detection(track.detection, self.config.landmarks.crop_scale)
+                meshes[track.track_id] = self.mesh(image, roi)
+        self._update_face_states(seen, meshes)
+        timings["landmarks"] += (clock() - start) * 1e3
+
+        start = clock()
+        expressions = self.expression(image, [t.detection.box for t in seen])
+        timings["expression"] = (clock() - start) * 1e3
+
+        faces = []
+        for track, expression in zip(seen, expressions):
+            landmarks = meshes[track.track_id]
+            if landmarks.presence < self.config.tracking.min_presence:
+                landmarks = None
+            start = clock()
+            action_units = self.blendshapes(landmarks.points) if self.blendshapes and landmarks else None
+            timings["blendshapes"] += (clock() - start) * 1e3
+            start = clock()
+            smoothed = self._faces[track.track_id].smoother.update(frame.stamp_ns, expression.probabilities)
+            timings["temporal"] += (clock() - start) * 1e3
+            faces.append(FaceResult(
+                face_id=track.track_id, track_age=track.age, box=track.detection.box.copy(),
+                detection_confidence=float(track.detection.score), landmarks=landmarks,
+                expression=smoothed.label, expression_confidence=smoothed.confidence,
+                expression_scores=smoothed.probabilities, raw_scores=expression.probabilities,
+                valence=smoothed.valence, arousal=smoothed.arousal, action_units=action_units))
+
+        start = clock()
+        events = []
+        if self.mie is not None:
+            for face in faces:
+                events.extend(self.mie.update(face.face_id, frame.stamp_ns, image, face.landmarks,
+                                              face.action_units))
+        timings["mie"] = (clock() - start) * 1e3
+        height, width = image.shape[:2]
+        return FrameResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, width=width, height=height,
+                           faces=faces, events=events, timings_ms=timings, index=frame.index)
+
+    def _detection_from_mesh(self, score: float, landmarks: Landmarks) -> Detection:
+        """A detector-like box and keypoints for a face the mesh found."""
+        return Detection(box=box_from_mesh(landmarks.points, self.config.detection.detector), score=score,
+                         keypoints=keypoints_from_mesh(landmarks.points))
+
+    def _update_face_states(self, seen: list[Track], meshes: dict[str, Landmarks]) -> None:
+        """Boxes from the mesh where it found the face; the crops to follow each face in the next frame."""
+        for track in self.tracker.tracks:
+            state = self._faces.get(track.track_id)
+            if state is not None:
+                state.next_roi = None
+        follow = self.config.tracking.landmark_tracking
+        for track in seen:
+            state = self._faces.setdefault(track.track_id, _FaceState(ExpressionSmoother(self.config.temporal)))
+            landmarks = meshes[track.track_id]
+            present = landmarks.presence >= self.config.tracking.min_presence
+            detection = self.tracker.matched.get(track.track_id)
+            if detection is not None:
+                state.score = float(detection.score)
+            if present:
+                self.tracker.refine(track.track_id, self._detection_from_mesh(state.score, landmarks))
+            if follow and present:
+                state.next_roi = roi_from_landmarks(landmarks.points, self.config.landmarks.crop_scale)
+        self._stop_following_crowded_faces()
+
+    def _stop_following_crowded_faces(self) -> None:
+        """Faces close to another face go back to the detector.
+
+        A mesh crop that holds part of a second face can slide onto it, and then two tracks follow one
+        face. The detector plus the tracker's motion prediction keeps identities apart instead.
+        """
+        boxes = {t.track_id: t.detection.box for t in self.tracker.tracks}
+        for track_id, state in self._faces.items():
+            roi = state.next_roi
+            if roi is None:
+                continue
+            half = roi.size / 2
+            crop = np.array([roi.cx - half, roi.cy - half, roi.cx + half, roi.cy + half])
+            for other_id, box in boxes.items():
+                if other_id != track_id and box[0] < crop[2] and crop[0] < box[2] and box[1] < crop[3] \
+                        and crop[1] < box[3]:
+                    state.next_roi = None
+                    break
+
+    def _forget_dropped(self) -> None:
+        alive = {t.track_id for t in self.tracker.tracks}
+        for track_id in [tid for tid in self._faces if tid not in alive]:
+            del self._faces[track_id]
+            if self.mie is not None:
+                self.mie.drop(track_id)
