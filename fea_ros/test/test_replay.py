@@ -72,6 +72,15 @@ def mcap_ros2_messages(path: Path, storage: str) -> dict[str, list]:
     return out
 
 
+def mcap_channel_qos(path: Path) -> dict[str, str]:
+    """topic -> offered_qos_profiles of the MCAP channel metadata (what the Humble/Jazzy MCAP plugin reads)."""
+    from mcap.reader import make_reader
+
+    with open(next(path.glob("*.mcap")), "rb") as handle:
+        summary = make_reader(handle).get_summary()
+    return {channel.topic: channel.metadata["offered_qos_profiles"] for channel in summary.channels.values()}
+
+
 def stamp(msg) -> int:  # type: ignore[no-untyped-def]
     return int(msg.sec) * 1_000_000_000 + int(msg.nanosec)
 
@@ -107,6 +116,10 @@ def test_replay_writes_a_result_bag_and_report(tmp_path, capsys, in_storage, in_
     for topic in metadata["topics_with_message_count"]:
         qos = topic["topic_metadata"]["offered_qos_profiles"]
         assert isinstance(qos, str) if distro == "humble" else isinstance(qos, list)
+
+    if out_storage == "mcap":
+        for topic, qos in mcap_channel_qos(out).items():
+            assert qos == "" if distro == "humble" else isinstance(yaml.safe_load(qos), list), topic
 
     for decoded in (bag_messages(out), mcap_ros2_messages(out, out_storage)):
         faces = decoded["/fea/faces"]
@@ -311,3 +324,16 @@ def test_micro_expression_events_round_trip_through_both_decoders(tmp_path, stor
         assert list(message.action_units) == [1, 2, 12]
         assert message.intensity == pytest.approx(0.25) and message.confidence == pytest.approx(0.8)
         assert len(decoded["/fea/faces"]) == 4
+
+
+def test_start_and_end_limit_the_replayed_frames(tmp_path, capsys):
+    source = write_bag(tmp_path / "in", BagSpec(FRAMES[:6], "sqlite3", compressed=True))
+    report = tmp_path / "report"
+    args = ["replay", str(source), "--start", "0.04", "--end", str(START_NS + 4 * 40_000_000),
+            "--report", str(report), "--fast", "--no-progress"]
+    assert main(args) == 0
+    assert "processed 3 of 3 frames" in capsys.readouterr().out
+    assert [r["index"] for r in jsonl(report / "frames.jsonl")] == [0, 1, 2]
+    assert [r["stamp_ns"] for r in jsonl(report / "frames.jsonl")] == [START_NS + i * 40_000_000 for i in (1, 2, 3)]
+    assert main(["replay", str(source), "--start", "10", "--fast", "--no-progress"]) != 0
+    assert "inside --start/--end" in capsys.readouterr().err
