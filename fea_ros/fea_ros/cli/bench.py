@@ -91,28 +91,38 @@ def _find_engines(root: Any) -> list[Any]:
 
 
 class _NetworkClock:
-    """Adds up the wall time spent in Engine.run of the wrapped engines."""
+    """Adds up the wall time and calls spent in Engine.run, per network, of the wrapped engines."""
 
     def __init__(self, engines: list[Any]) -> None:
         import time
 
-        self.total_s = 0.0
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
         self.wrapped = 0
         for engine in engines:
-            inner = engine.run
+            inner, name = engine.run, str(getattr(engine, "name", type(engine).__name__))
 
-            def timed(inputs: dict, _inner: Any = inner) -> dict:
+            def timed(inputs: dict, _inner: Any = inner, _name: str = name) -> dict:
                 start = time.perf_counter()
                 try:
                     return _inner(inputs)
                 finally:
-                    self.total_s += time.perf_counter() - start
+                    self.seconds[_name] = self.seconds.get(_name, 0.0) + time.perf_counter() - start
+                    self.calls[_name] = self.calls.get(_name, 0) + 1
 
             try:
                 engine.run = timed
                 self.wrapped += 1
-            except AttributeError:  # an engine class with __slots__: its time stays in "other"
+            except AttributeError:  # an engine class with __slots__: its time stays in the overhead
                 pass
+
+    @property
+    def total_s(self) -> float:
+        return sum(self.seconds.values())
+
+    def clear(self) -> None:
+        self.seconds.clear()
+        self.calls.clear()
 
 
 def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_frames: int | None) -> dict[str, Any]:
@@ -143,7 +153,7 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
             break
         pipeline.process(frame)
     pipeline.reset()
-    clock.total_s = 0.0
+    clock.clear()
     end_to_end: list[float] = []
     stages: dict[str, list[float]] = {}
     faces = 0
@@ -163,6 +173,8 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
         "stages_ms": stages,
         "network_ms_total": clock.total_s * 1e3 if clock.wrapped else None,
         "engines_timed": clock.wrapped,
+        "network_ms": {name: seconds * 1e3 for name, seconds in sorted(clock.seconds.items())},
+        "network_calls": dict(sorted(clock.calls.items())),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
 
@@ -234,13 +246,30 @@ def _stage_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
         cells = []
         for row in rows:
             values = row.data["stages_ms"].get(stage)
-            if not values or not any(values):  # the pipeline reports 0 for a stage that is switched off
+            if not values or max(values) < 1e-3:  # a switched-off stage reports (about) 0 ms
                 cells.append("-")
             else:
                 stats = _stats(values)
                 cells.append(f"{stats.median_ms:.2f} / {stats.p95_ms:.2f} / {sum(values) / len(values):.2f}")
         if any(c != "-" for c in cells):
             body.append([stage] + cells)
+    return header, body
+
+
+def _network_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
+    header = ["network: ms per frame (calls per frame)"] + [f"{row.clip} {row.config}" for row in rows]
+    names = sorted({name for row in rows for name in row.data.get("network_ms", {})})
+    body = []
+    for name in names:
+        cells = []
+        for row in rows:
+            frames = max(1, row.data["frames"])
+            if name in row.data.get("network_ms", {}):
+                cells.append(f"{row.data['network_ms'][name] / frames:.2f} "
+                             f"({row.data['network_calls'][name] / frames:.2f})")
+            else:
+                cells.append("-")
+        body.append([name] + cells)
     return header, body
 
 
@@ -259,6 +288,8 @@ def report(rows: list[Row], threads: int, markdown: bool) -> str:
     if markdown:
         parts = [f"- {p}" for p in parts]
     parts += ["", _format(*_summary_rows(rows), markdown), "", _format(*_stage_rows(rows), markdown)]
+    if any(row.data.get("network_ms") for row in rows):
+        parts += ["", _format(*_network_rows(rows), markdown)]
     if rows and rows[0].data["network_ms_total"] is not None:
         parts += ["", "networks ms/frame: wall time inside Engine.run; overhead %: share of the end-to-end time "
                   "spent outside the networks (pre/post-processing, tracking, smoothing, Python)"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -149,6 +150,8 @@ def run_command(args: argparse.Namespace) -> int:
                     progress.update(1)
                 out.flush()
         except BrokenPipeError:  # e.g. `fea-ros run clip.mp4 | head`: the reader has what it wanted
+            # point stdout at /dev/null so the interpreter's final flush does not raise again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         finally:
             if sink is not None:
