@@ -169,6 +169,31 @@ def simplify_layout(model: onnx.ModelProto) -> None:
                                                   name=node.name + "_as_reshape"))
 
 
+def decompose_prelu(model: onnx.ModelProto) -> None:
+    """Rewrite PRelu(x, a) as Relu(x) + a * (x - Relu(x)), which gives bit-identical results.
+
+    ONNX Runtime's CPU PRelu kernel is a scalar broadcast loop and does not take part in its NCHWc layout, so
+    on FaceMesh (69 PRelus) it took about half the run time; Relu/Sub/Mul/Add are vectorised (FaceMesh v2:
+    ~22 -> ~11.5 ms best-of-60 on one thread here). TensorRT fuses the four pointwise ops into one kernel.
+    """
+    graph = model.graph
+    rewritten: list[onnx.NodeProto] = []
+    for node in graph.node:
+        if node.op_type != "PRelu":
+            rewritten.append(node)
+            continue
+        x, slope = node.input
+        y = node.output[0]
+        rewritten += [
+            helper.make_node("Relu", [x], [f"{y}__pos"], name=f"{node.name}__relu"),
+            helper.make_node("Sub", [x, f"{y}__pos"], [f"{y}__neg"], name=f"{node.name}__sub"),
+            helper.make_node("Mul", [f"{y}__neg", slope], [f"{y}__scaled"], name=f"{node.name}__mul"),
+            helper.make_node("Add", [f"{y}__pos", f"{y}__scaled"], [y], name=f"{node.name}__add"),
+        ]
+    graph.ClearField("node")
+    graph.node.extend(rewritten)
+
+
 def prune(model: onnx.ModelProto) -> None:
     """Remove nodes and initializers that no graph output depends on."""
     graph = model.graph
@@ -224,7 +249,8 @@ def canonicalise(model: onnx.ModelProto, doc: str) -> onnx.ModelProto:
     graph.node.extend(nodes)
     for node in graph.node:
         node.ClearField("doc_string")
-    initializers = sorted(graph.initializer, key=lambda t: t.name)
+    referenced = {name for node in graph.node for name in node.input}
+    initializers = sorted((t for t in graph.initializer if t.name in referenced), key=lambda t: t.name)
     graph.ClearField("initializer")
     graph.initializer.extend(initializers)
     graph.ClearField("value_info")

