@@ -13,11 +13,11 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 from fea_ros.cli.common import add_config_arguments, build_config
 from fea_ros.core.errors import InputError
-from fea_ros.core.types import FrameResult, MicroExpressionEvent
+from fea_ros.core.types import Frame, FrameResult, MicroExpressionEvent
 
 log = logging.getLogger(__name__)
 EVENT_TAG_NS = 1_000_000_000  # how long the annotated video keeps a spotted event's tag on the face
@@ -101,53 +101,79 @@ def _jsonl_output(path: Path | None) -> Iterator[IO[str]]:
         yield handle
 
 
+@dataclass
+class _Outputs:
+    """Where each processed frame goes: the JSONL stream, the video, the timeline and the summary."""
+
+    jsonl: IO[str]
+    landmarks: bool
+    summary: RunSummary
+    sink: Any = None  # VideoSink | None
+    timeline: Any = None  # Timeline | None
+    recent_events: list[MicroExpressionEvent] = field(default_factory=list)
+
+    def add(self, frame: Frame, result: FrameResult) -> None:
+        from fea_ros.core.serialize import frame_result_to_json
+        from fea_ros.core.visualize import annotate
+
+        self.jsonl.write(frame_result_to_json(result, landmarks=self.landmarks) + "\n")
+        self.summary.add(result)
+        if self.timeline is not None:
+            self.timeline.add(result)
+        if self.sink is not None:
+            self.recent_events = [e for e in self.recent_events + result.events
+                                  if result.stamp_ns - e.emitted_ns <= EVENT_TAG_NS]
+            self.sink.write(annotate(frame.image, result, landmarks=self.landmarks,
+                                     active_events=self.recent_events))
+
+
+def _process(source: Iterable[Frame], pipeline: Any, outputs: _Outputs, max_frames: int | None,
+             progress: Any) -> None:
+    summary = outputs.summary
+    try:
+        for frame in source:
+            if max_frames is not None and summary.frames + summary.skipped >= max_frames:
+                break
+            try:
+                result = pipeline.process(frame)
+            except InputError as exc:  # a bad frame is skipped and counted; the run goes on
+                summary.skipped += 1
+                if summary.skipped <= MAX_LOGGED_SKIPS:
+                    log.warning("frame %d skipped: %s", frame.index, exc)
+            else:
+                outputs.add(frame, result)
+            progress.update(1)
+    except KeyboardInterrupt:  # Ctrl-C ends a camera run; what was processed is still written
+        log.info("interrupted after %d frames; writing the outputs", summary.frames)
+
+
 def run_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from fea_ros.core.inputs import open_source
     from fea_ros.core.pipeline import Pipeline
-    from fea_ros.core.serialize import frame_result_to_json
-    from fea_ros.core.visualize import Timeline, VideoSink, annotate, plot_timeline
+    from fea_ros.core.visualize import Timeline, VideoSink, plot_timeline
 
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames must be at least 1, got {args.max_frames}")
     config = build_config(args.config, args.fast, args.threads)
     jsonl_to_stdout = args.jsonl is None or str(args.jsonl) == "-"
+    summary = RunSummary()
+    timeline = Timeline() if args.plot else None
     with open_source(args.source, fps=args.fps) as source:
         log.info("source: %s", source.description)
         pipeline = Pipeline(config)
         total = source.frame_count
         if args.max_frames is not None:
             total = min(total, args.max_frames) if total is not None else args.max_frames
-        summary = RunSummary()
-        timeline = Timeline() if args.plot else None
-        recent_events: list[MicroExpressionEvent] = []
         show_progress = not jsonl_to_stdout or sys.stderr.isatty()
         sink = VideoSink(args.video, source.fps) if args.video else None
         try:
             with _jsonl_output(args.jsonl) as out, tqdm(total=total, unit="frame", file=sys.stderr,
                                                         disable=not show_progress, dynamic_ncols=True) as progress:
-                for frame in source:
-                    if args.max_frames is not None and summary.frames + summary.skipped >= args.max_frames:
-                        break
-                    try:
-                        result = pipeline.process(frame)
-                    except InputError as exc:
-                        summary.skipped += 1
-                        if summary.skipped <= MAX_LOGGED_SKIPS:
-                            log.warning("frame %d skipped: %s", frame.index, exc)
-                        progress.update(1)
-                        continue
-                    out.write(frame_result_to_json(result, landmarks=args.landmarks) + "\n")
-                    summary.add(result)
-                    if timeline is not None:
-                        timeline.add(result)
-                    if sink is not None:
-                        recent_events = [e for e in recent_events + result.events
-                                         if result.stamp_ns - e.emitted_ns <= EVENT_TAG_NS]
-                        sink.write(annotate(frame.image, result, landmarks=args.landmarks,
-                                            active_events=recent_events))
-                    progress.update(1)
+                outputs = _Outputs(jsonl=out, landmarks=args.landmarks, summary=summary, sink=sink,
+                                   timeline=timeline)
+                _process(source, pipeline, outputs, args.max_frames, progress)
                 out.flush()
         except BrokenPipeError:  # e.g. `fea-ros run clip.mp4 | head`: the reader has what it wanted
             # point stdout at /dev/null so the interpreter's final flush does not raise again
