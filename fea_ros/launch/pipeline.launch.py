@@ -19,6 +19,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
+from launch_ros.parameter_descriptions import ParameterValue
 from lifecycle_msgs.msg import Transition
 
 PACKAGE = "fea_ros"
@@ -79,6 +80,9 @@ def launch_setup(context, *args, **kwargs):
         parameters["hri.enabled"] = _is_true(value["hri"])
     parameters["use_sim_time"] = _is_true(value["use_sim_time"]) or bool(value["bag"])
     camera_topic = value["camera_topic"]
+    # strings stay strings (launch would YAML-read "on" as true); empty ones equal the node's defaults
+    parameters = {name: ParameterValue(entry, value_type=str) if isinstance(entry, str) else entry
+                  for name, entry in parameters.items() if entry != ""}
 
     node = LifecycleNode(
         package=PACKAGE,

@@ -135,5 +135,7 @@ def test_publishers_follow_faces_as_they_come_and_go():
 
     manager.publish(frame(), header)
     assert set(node.live) == {"/humans/faces/tracked"} and node.live["/humans/faces/tracked"].sent[-1].ids == []
-    manager.close()
-    assert node.live == {}
+    tracked = node.live["/humans/faces/tracked"]
+    manager.publish(frame(face("f3")), header)
+    manager.close(Message(stamp=11, frame_id="cam"))
+    assert node.live == {} and tracked.sent[-1].ids == [] and tracked.sent[-1].header.stamp == 11

@@ -162,9 +162,11 @@ class HriPublisherManager:
             self._publish_face(self._faces[face_id], face, result.width, result.height, header)
         self._tracked.publish(self._types.IdsList(header=header, ids=ids))
 
-    def close(self) -> None:
-        """Announce that no face is tracked any more, then destroy every publisher."""
+    def close(self, header: Any = None) -> None:
+        """Destroy every publisher; with a ``header``, first announce on /tracked that no face is left."""
         self.update([])
+        if header is not None:
+            self._tracked.publish(self._types.IdsList(header=header, ids=[]))
         self._node.destroy_publisher(self._tracked)
 
     def _publish_face(self, publishers: FacePublishers, face: FaceResult, width: int, height: int,

@@ -138,7 +138,8 @@ class PipelineNode(Node):
             self._events_pub = self.create_publisher(fea_ros_msgs.msg.MicroExpressionEvent, "micro_expressions",
                                                      reliable)
             if settings.debug_image:
-                self._debug_pub = self.create_publisher(sensor_msgs.msg.Image, "debug_image", qos_profile_sensor_data)
+                # reliable: matches both reliable (rqt_image_view, rviz default) and best-effort subscribers
+                self._debug_pub = self.create_publisher(sensor_msgs.msg.Image, "debug_image", 2)
             if settings.hri_enabled:
                 self._hri = self._create_hri_manager(settings.hri_id_prefix)
             self._wake = self.create_guard_condition(self._publish_pending)
@@ -159,6 +160,9 @@ class PipelineNode(Node):
         return super().on_activate(state)
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        if self._hri is not None:
+            self._hri.close(messages.header_message(self.get_clock().now().nanoseconds, "", self._msg_types))
+            self._hri = None
         self._stop_processing()
         self.get_logger().info("inactive: not subscribed")
         return super().on_deactivate(state)
