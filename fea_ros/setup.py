@@ -16,6 +16,8 @@ setup(
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.json")),
         (f"share/{PACKAGE}/samples", glob("samples/*.mp4")),
+        (f"share/{PACKAGE}/samples/bags/faces3_mcap", glob("samples/bags/faces3_mcap/*")),
+        (f"share/{PACKAGE}/samples/bags/faces3_sqlite3", glob("samples/bags/faces3_sqlite3/*")),
         (f"share/{PACKAGE}/msg", glob("../fea_ros_msgs/msg/*.msg")),
     ],
     python_requires=">=3.10",
