@@ -139,3 +139,25 @@ def test_publishers_follow_faces_as_they_come_and_go():
     manager.publish(frame(face("f3")), header)
     manager.close(Message(stamp=11, frame_id="cam"))
     assert node.live == {} and tracked.sent[-1].ids == [] and tracked.sent[-1].header.stamp == 11
+
+
+def test_pupils_of_the_real_mesh_lie_inside_the_matching_eye():
+    pipeline_module = pytest.importorskip("fea_ros.core.pipeline", reason="core Pipeline not written yet")
+    skimage_data = pytest.importorskip("skimage.data")
+    import cv2
+
+    from fea_ros.core.types import Frame
+
+    pipeline = pipeline_module.Pipeline()
+    image = cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)
+    result = None
+    for index in range(4):
+        result = pipeline.process(Frame(image=image, stamp_ns=index * 33_333_333, frame_id="astronaut", index=index))
+    faces = [f for f in result.faces if f.landmarks is not None and f.landmarks.points.shape[0] == 478]
+    assert faces, "no face with a 478-point mesh on the astronaut"
+    points = hri.hri_landmark_points(faces[0].landmarks)
+    for pupil, contour in ((hri.RIGHT_PUPIL, hri.IBUG_RIGHT_EYE), (hri.LEFT_PUPIL, hri.IBUG_LEFT_EYE)):
+        eye = points[:68][contour]
+        assert (eye.min(axis=0) <= points[pupil]).all() and (points[pupil] <= eye.max(axis=0)).all(), pupil
+    normalised = hri.normalised_landmarks(faces[0].landmarks, result.width, result.height)
+    assert normalised.shape == (70, 2) and (normalised > 0).all() and (normalised < 1).all()
