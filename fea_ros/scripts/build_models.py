@@ -85,12 +85,13 @@ def build(names: list[str], out_dir: Path, cache: Path, progress: bool = True) -
 
 def operators_table(models_dir: Path) -> str:
     """A markdown table of the ONNX op types each model in models_dir uses."""
-    lines = ["| Model | Operators |", "|---|---|"]
+    lines = ["| Model | Opset | Operators |", "|---|---|---|"]
     for spec in SPECS:
         path = models_dir / f"{spec.name}.onnx"
         if path.is_file():
-            ops = op_types(onnx.load(str(path), load_external_data=False))
-            lines.append(f"| {spec.name} | {', '.join(ops)} |")
+            model = onnx.load(str(path), load_external_data=False)
+            opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+            lines.append(f"| {spec.name} | {opset} | {', '.join(op_types(model))} |")
     return "\n".join(lines)
 
 

@@ -76,3 +76,12 @@ def test_list_ops_names_every_model(capsys) -> None:
     for spec in SPECS:
         assert f"| {spec.name} | " in table
     assert "Conv" in table
+
+
+def test_models_md_operator_table_is_current(capsys) -> None:
+    """MODELS.md carries the op list the TensorRT check is based on: it must be what --list-ops prints now."""
+    models_md = MODELS_DIR.parents[1] / "MODELS.md"
+    assert build_models.main(["--list-ops"]) == 0
+    table = capsys.readouterr().out.strip()
+    assert table in models_md.read_text(encoding="utf-8"), \
+        "MODELS.md's operator table is stale; paste the output of build_models.py --list-ops"
