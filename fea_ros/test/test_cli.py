@@ -99,6 +99,8 @@ def test_run_reports_bad_input_and_bad_settings(tmp_path, capsys):
     params.write_text("detection:\n  treshold: 0.5\n")
     assert main(["run", str(SAMPLES / "face1.mp4"), "--config", str(params)]) == 2
     assert "unknown setting 'detection.treshold'" in capsys.readouterr().err
+    assert main(["run", str(SAMPLES / "face1.mp4"), "--jsonl", str(tmp_path / "no" / "out.jsonl")]) == 2
+    assert "folder" in capsys.readouterr().err
 
 
 def test_bench_prints_stage_table_for_a_short_run(capsys):

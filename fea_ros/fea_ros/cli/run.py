@@ -96,7 +96,9 @@ def _jsonl_output(path: Path | None) -> Iterator[IO[str]]:
         yield sys.stdout
         return
     if path.parent and not path.parent.exists():
-        raise InputError(f"cannot write {path}: folder {path.parent} does not exist")
+        from fea_ros.core.visualize import OutputError
+
+        raise OutputError(f"cannot write {path}: folder {path.parent} does not exist; create it first")
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         yield handle
 
