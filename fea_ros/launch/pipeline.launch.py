@@ -30,7 +30,7 @@ ARGUMENTS = (
     ("camera_topic", "/camera/image_raw", "image topic (raw); with compressed:=true its /compressed sibling is used"),
     ("compressed", "", "true: subscribe to <camera_topic>/compressed (sensor_msgs/CompressedImage); empty = params file"),
     ("namespace", "", "ROS namespace of the node and its topics (one per camera)"),
-    ("params_file", "", "parameters YAML; empty = the installed config/pipeline.yaml"),
+    ("params_file", "", "parameters YAML (default: the installed config/pipeline.yaml)"),
     ("backend", "", "onnxruntime | tensorrt | auto; empty = params file"),
     ("debug_image", "", "true: publish the annotated debug_image; empty = params file"),
     ("hri", "", "true: also publish the ROS4HRI (REP-155) topics; empty = params file"),
@@ -68,7 +68,7 @@ def load_parameters(path: str) -> dict:
 
 def launch_setup(context, *args, **kwargs):
     value = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
-    params_file = value["params_file"] or os.path.join(get_package_share_directory(PACKAGE), "config", "pipeline.yaml")
+    params_file = value["params_file"] or installed_params_file()
     parameters = load_parameters(params_file)
     if value["backend"]:
         parameters["inference.backend"] = value["backend"]
@@ -97,8 +97,9 @@ def launch_setup(context, *args, **kwargs):
     actions = [node]
     if _is_true(value["autostart"]):
         actions += [
+            # only after configuring: a deliberate 'deactivate' must not bounce back to active
             RegisterEventHandler(OnStateTransition(
-                target_lifecycle_node=node, goal_state="inactive",
+                target_lifecycle_node=node, start_state="configuring", goal_state="inactive",
                 entities=[
                     LogInfo(msg="fea_ros pipeline_node configured, activating"),
                     EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
@@ -111,13 +112,19 @@ def launch_setup(context, *args, **kwargs):
         # the bag path goes before --clock: '--clock' takes an optional rate and would swallow it
         play = ExecuteProcess(cmd=["ros2", "bag", "play", value["bag"], "--clock"], output="screen")
         actions.append(RegisterEventHandler(OnStateTransition(
-            target_lifecycle_node=node, goal_state="active",
+            target_lifecycle_node=node, start_state="activating", goal_state="active",
             entities=[LogInfo(msg=f"playing {value['bag']}"), play])))
     return actions
 
 
+def installed_params_file() -> str:
+    return os.path.join(get_package_share_directory(PACKAGE), "config", "pipeline.yaml")
+
+
 def generate_launch_description():
+    defaults = {"params_file": installed_params_file()}  # shown by 'ros2 launch ... --show-args'
     return LaunchDescription(
-        [DeclareLaunchArgument(name, default_value=default, description=text) for name, default, text in ARGUMENTS]
+        [DeclareLaunchArgument(name, default_value=defaults.get(name, default), description=text)
+         for name, default, text in ARGUMENTS]
         + [OpaqueFunction(function=launch_setup)]
     )

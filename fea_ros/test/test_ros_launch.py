@@ -39,7 +39,7 @@ def test_launch_file_declares_every_documented_argument():
     arguments = declared_arguments()
     assert set(arguments) == REQUIRED_ARGUMENTS
     assert arguments["autostart"] == "true" and arguments["use_sim_time"] == "false"
-    assert arguments["params_file"] == ""  # empty = the installed config/pipeline.yaml
+    assert arguments["params_file"] == ""  # replaced by the installed config/pipeline.yaml at launch
 
 
 def test_launch_file_reads_the_params_file_like_the_node_table():
