@@ -1,1 +1,1 @@
-"""The ROS 2 layer. Modules here import rclpy lazily so the rest of fea_ros works without ROS."""
+"""The ROS 2 layer. Only pipeline_node imports rclpy; every other module here runs without ROS."""
