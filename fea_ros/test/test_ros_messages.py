@@ -144,7 +144,9 @@ def test_empty_frame_and_faces_without_landmarks():
     assert back.faces == [] and messages.stamp_ns(back.header.stamp) == 5
     face = make_face(np.random.default_rng(5), "f9")
     face.box = np.array([-10.0, -3.0, 70.0, 50.0])  # partly outside the 64 x 48 image
+    face.track_age = -1  # a brand-new track; the field is uint32
     msg = messages.face_message(face, 64, 48, types, include_landmarks=False)
+    assert msg.track_age == 0
     assert msg.landmark_layout == messages.LAYOUT_NONE and msg.landmarks.size == 0 and msg.ibug68.size == 0
     assert (msg.roi.x_offset, msg.roi.y_offset, msg.roi.width, msg.roi.height) == (0, 0, 64, 48)
 

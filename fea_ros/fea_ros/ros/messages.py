@@ -124,7 +124,7 @@ def face_fields(face: FaceResult, width: int, height: int, include_landmarks: bo
     units = face.action_units
     return {
         "face_id": str(face.face_id),
-        "track_age": int(face.track_age),
+        "track_age": max(int(face.track_age), 0),  # uint32: a track's first frame may count as -1
         "roi": roi_fields(face.box, width, height),
         "detection_confidence": float(face.detection_confidence),
         "landmark_layout": layout,

@@ -273,7 +273,12 @@ class PipelineNode(Node):
     def _publish_pending(self) -> None:
         while self._pending_results:
             frame, result = self._pending_results.popleft()
-            self._publish(frame, result)
+            try:
+                self._publish(frame, result)
+            except Exception as error:  # an exception here would end executor.spin(), i.e. the node
+                self._last_error = f"publishing: {type(error).__name__}: {error}"
+                self.get_logger().error(f"could not publish frame {result.stamp_ns}: {self._last_error}",
+                                        throttle_duration_sec=5.0)
 
     def _publish(self, frame: Frame, result: FrameResult) -> None:
         if self._faces_pub is None:
@@ -295,6 +300,12 @@ class PipelineNode(Node):
     def _publish_diagnostics(self) -> None:
         if self._diag_pub is None:
             return
+        try:
+            self._publish_status()
+        except Exception as error:  # keep the node alive; the next tick tries again
+            self.get_logger().error(f"/diagnostics failed: {type(error).__name__}: {error}", throttle_duration_sec=30.0)
+
+    def _publish_status(self) -> None:
         stats = self._runner.stats() if self._runner is not None else None
         dropped, errors = (stats.dropped, stats.errors) if stats is not None else self._reported
         report = diagnostics.pipeline_status(
