@@ -169,6 +169,43 @@ def simplify_layout(model: onnx.ModelProto) -> None:
                                                   name=node.name + "_as_reshape"))
 
 
+def fold_pads(model: onnx.ModelProto) -> None:
+    """Merge a constant spatial Pad into the Conv (zero pad) or MaxPool (-inf pad) that alone consumes it.
+
+    TF 'SAME' padding of stride-2 layers is asymmetric; the exporters write it as a separate Pad, but ONNX
+    Conv/MaxPool take asymmetric pads directly, which saves a copy of the activation per layer.
+    """
+    graph = model.graph
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
+    for node in graph.node:
+        for name in node.input:
+            consumers[name].append(node)
+    outputs = {o.name for o in graph.output}
+    for pad in [n for n in graph.node if n.op_type == "Pad"]:
+        users = consumers[pad.output[0]]
+        if len(users) != 1 or pad.output[0] in outputs or pad.input[1] not in constants:
+            continue
+        user = users[0]
+        mode = next((helper.get_attribute_value(a) for a in pad.attribute if a.name == "mode"), b"constant")
+        value = float(constants[pad.input[2]]) if len(pad.input) > 2 and pad.input[2] else 0.0
+        pads = constants[pad.input[1]].astype(np.int64)
+        rank = len(pads) // 2
+        fits = {"Conv": value == 0.0, "MaxPool": value == float("-inf")}.get(user.op_type, False)
+        attrs = {a.name: helper.get_attribute_value(a) for a in user.attribute}
+        if (mode != b"constant" or not fits or rank != 4 or np.any(pads < 0) or np.any(pads[[0, 1, 4, 5]])
+                or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")):
+            continue
+        old = list(attrs.get("pads", [0, 0, 0, 0]))
+        new = [old[0] + int(pads[2]), old[1] + int(pads[3]), old[2] + int(pads[6]), old[3] + int(pads[7])]
+        for attribute in list(user.attribute):
+            if attribute.name == "pads":
+                user.attribute.remove(attribute)
+        user.attribute.append(helper.make_attribute("pads", new))
+        user.input[0] = pad.input[0]
+        graph.node.remove(pad)
+
+
 def decompose_prelu(model: onnx.ModelProto) -> None:
     """Rewrite PRelu(x, a) as Relu(x) + a * (x - Relu(x)), which gives bit-identical results.
 

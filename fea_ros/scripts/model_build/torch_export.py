@@ -5,7 +5,7 @@ import io
 import warnings
 from collections.abc import Sequence
 
-from model_build.onnx_tools import fold_constants
+from model_build.onnx_tools import fold_constants, fold_pads
 
 import onnx
 import torch
@@ -26,4 +26,5 @@ def export(module: torch.nn.Module, example: torch.Tensor, input_name: str, outp
                           do_constant_folding=True, export_params=True)
     model = onnx.load_from_string(buffer.getvalue())
     fold_constants(model)
+    fold_pads(model)
     return model
