@@ -193,7 +193,7 @@ class PipelineNode(Node):
             import hri_msgs.msg as hri_msgs
         except ImportError:
             self.get_logger().warn("hri.enabled is true but hri_msgs does not import: REP-155 topics are off "
-                                      "(install ros-$ROS_DISTRO-hri-msgs)")
+                                  "(install ros-$ROS_DISTRO-hri-msgs)")
             return None
         types = hri.HriTypes(IdsList=hri_msgs.IdsList, NormalizedRegionOfInterest2D=hri_msgs.NormalizedRegionOfInterest2D,
                              NormalizedPointOfInterest2D=hri_msgs.NormalizedPointOfInterest2D,
@@ -208,6 +208,7 @@ class PipelineNode(Node):
         if self._runner is not None:
             self._runner.stop()
             self._runner = None
+        self._reported = (0, 0)  # the next runner counts from zero
         self._pending_results.clear()
         if self._wake is not None:
             self.destroy_guard_condition(self._wake)
