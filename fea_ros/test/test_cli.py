@@ -131,3 +131,13 @@ def test_run_skips_a_frame_the_pipeline_rejects_and_goes_on(tmp_path, astronaut_
     assert [r["index"] for r in records] == [0, 2]
     assert "1 frames skipped" in captured.err
     assert "frame 1 skipped" in caplog.text
+
+
+def test_fast_flag_wins_over_the_models_named_in_a_params_file():
+    from fea_ros.cli.common import build_config
+
+    params = Path(__file__).resolve().parents[1] / "config" / "pipeline.yaml"
+    config = build_config(params, fast=True, threads=2)
+    assert (config.detection.detector, config.landmarks.model, config.blendshapes) == ("short", "v1", False)
+    assert config.inference.threads == 2
+    assert build_config(params, fast=False, threads=None).landmarks.model == "v2"

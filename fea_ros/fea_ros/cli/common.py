@@ -50,10 +50,15 @@ def read_settings_file(path: Path) -> dict[str, Any]:
 
 
 def build_config(config_path: Path | None, fast: bool, threads: int | None) -> PipelineConfig:
-    """Defaults (or the fast preset), then the settings file, then --threads."""
-    config = PipelineConfig.fast() if fast else PipelineConfig()
+    """Defaults, then the settings file, then --fast (it wins over the file's models), then --threads."""
+    config = PipelineConfig()
     if config_path is not None:
         apply_overrides(config, read_settings_file(config_path))
+    if fast:
+        preset = PipelineConfig.fast()
+        config.detection.detector = preset.detection.detector
+        config.landmarks.model = preset.landmarks.model
+        config.blendshapes = preset.blendshapes
     if threads is not None:
         if threads < 1:
             raise ConfigError(f"--threads must be at least 1, got {threads}")
