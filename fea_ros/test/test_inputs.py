@@ -108,3 +108,14 @@ def test_fps_is_rejected_where_it_cannot_apply():
 def test_camera_that_does_not_exist():
     with pytest.raises(InputError, match="camera 97"):
         CameraSource(97)
+
+
+def test_bundled_samples_are_small_640x480_clips():
+    clips = [SAMPLES / "face1.mp4", SAMPLES / "faces3.mp4"]
+    assert sum(p.stat().st_size for p in clips) <= 5 * 1024 * 1024
+    for path, seconds in zip(clips, (4.0, 6.0)):
+        with VideoFileSource(path) as source:
+            assert source.fps == pytest.approx(30.0)
+            assert source.frame_count == int(seconds * 30)
+            first = next(iter(source))
+        assert first.image.shape == (480, 640, 3)
