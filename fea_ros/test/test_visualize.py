@@ -115,3 +115,10 @@ def test_timeline_without_faces_still_writes_a_plot(tmp_path):
     assert cv2.imread(str(plot_timeline(timeline, tmp_path / "empty.png"))) is not None
     with pytest.raises(OutputError, match="does not exist"):
         plot_timeline(timeline, tmp_path / "missing" / "x.png")
+
+
+def test_bars_move_left_of_a_box_at_the_right_edge(astronaut_bgr):
+    result = frame_result(0, [face("a", (400, 100, 505, 200), 0.9)])
+    drawn = annotate(astronaut_bgr, result)
+    changed = np.any(drawn != astronaut_bgr, axis=2)
+    assert changed[100:160, 300:396].sum() > 200  # the bar panel sits left of the box

@@ -49,18 +49,23 @@ def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, c
     cv2.putText(image, text, origin, _FONT, scale, colour, 1, cv2.LINE_AA)
 
 
-def _probability_bars(image: np.ndarray, face: FaceResult, left: int, top: int, scale: float) -> None:
+def _probability_bars(image: np.ndarray, face: FaceResult, scale: float) -> None:
+    """Seven bars beside the box: right of it, or left where the right side has no room."""
     bar_h = max(6, int(9 * scale))
     width = max(40, int(60 * scale))
     label_w = int(32 * scale)
+    panel_w = label_w + width + 2
     height, image_w = image.shape[:2]
-    if left + label_w + width + 4 > image_w:
-        left = max(0, image_w - label_w - width - 4)
+    x0, y0, x1, _ = (int(round(v)) for v in face.box)
+    top = max(0, y0)
+    left = x1 + 4
+    if left + panel_w > image_w:
+        left = x0 - 4 - panel_w if x0 - 4 - panel_w >= 0 else max(0, image_w - panel_w)
     for row, (label, p) in enumerate(zip(EXPRESSION_LABELS, face.expression_scores)):
         y = top + row * (bar_h + 2)
         if y + bar_h >= height:
             break
-        cv2.rectangle(image, (left, y), (left + label_w + width + 2, y + bar_h), (30, 30, 30), -1)
+        cv2.rectangle(image, (left, y), (left + panel_w, y + bar_h), (30, 30, 30), -1)
         cv2.putText(image, _SHORT_LABEL[label], (left + 1, y + bar_h - 1), _FONT, 0.3 * scale, (235, 235, 235), 1,
                     cv2.LINE_AA)
         filled = int(round(float(np.clip(p, 0.0, 1.0)) * width))
@@ -81,7 +86,7 @@ def annotate_face(image: np.ndarray, face: FaceResult, landmarks: bool = False) 
             cv2.circle(image, (int(round(x)), int(round(y))), 2, colour, -1, cv2.LINE_AA)
     title = f"{face.face_id} {face.expression} {face.expression_confidence:.2f}"
     _text(image, title, (x0, max(12, y0 - 6)), 0.5 * scale, colour)
-    _probability_bars(image, face, x1 + 4, max(0, y0), scale)
+    _probability_bars(image, face, scale)
 
 
 def annotate(image: np.ndarray, result: FrameResult, landmarks: bool = False,
