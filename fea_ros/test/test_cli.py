@@ -141,3 +141,11 @@ def test_fast_flag_wins_over_the_models_named_in_a_params_file():
     assert (config.detection.detector, config.landmarks.model, config.blendshapes) == ("short", "v1", False)
     assert config.inference.threads == 2
     assert build_config(params, fast=False, threads=None).landmarks.model == "v2"
+
+
+def test_bench_mie_hands_its_arguments_to_the_spotting_benchmark(capsys):
+    pytest.importorskip("fea_ros.mie.benchmark", reason="the MiE spotting benchmark module is not in this tree")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "mie", "--help"])
+    assert exit_info.value.code == 0
+    assert "fea-ros bench mie" in capsys.readouterr().out  # the spotting benchmark's own parser answered
