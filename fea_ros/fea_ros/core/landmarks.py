@@ -34,21 +34,24 @@ KEYPOINT_MESH_INDICES: tuple[tuple[int, ...], ...] = ((33, 133), (362, 263), (1,
 
 
 #: where the detector's box sits relative to the mesh's extent (x0, y0, x1, y1 offsets in units of the
-#: extent's width/height), per detector: the mean over upright faces of the astronaut photo at several
-#: positions and scales (left/right made symmetric). A face followed through its mesh gets the box its
-#: detector would have drawn, and every frame's box and expression crop are measured the same way.
-MESH_TO_DETECTOR_BOX: dict[str, tuple[float, float, float, float]] = {
-    "short": (-0.04, 0.10, 0.04, 0.06),
-    "full": (-0.06, 0.01, 0.06, -0.01),
+#: extent's width/height), per (detector, mesh model): the mean over upright faces of the astronaut photo
+#: at several positions and scales (left/right made symmetric). A face followed through its mesh gets the
+#: box its detector would have drawn, and every frame's box and expression crop are measured the same way.
+MESH_TO_DETECTOR_BOX: dict[tuple[str, str], tuple[float, float, float, float]] = {
+    ("short", "v2"): (-0.05, 0.07, 0.05, 0.01),
+    ("full", "v2"): (-0.075, -0.03, 0.075, -0.05),
+    ("short", "v1"): (-0.04, 0.10, 0.04, 0.06),
+    ("full", "v1"): (-0.06, 0.01, 0.06, -0.01),
 }
 
 
 def box_from_mesh(points: np.ndarray, detector: str) -> np.ndarray:
-    """A detector-style (x0, y0, x1, y1) box around the mesh."""
+    """A ``detector``-style (x0, y0, x1, y1) box around the mesh (v1 or v2, told apart by point count)."""
     xy = points[:, :2]
     extent = np.concatenate([xy.min(axis=0), xy.max(axis=0)])
     size = extent[2:] - extent[:2]
-    return extent + np.asarray(MESH_TO_DETECTOR_BOX[detector]) * np.concatenate([size, size])
+    model = "v2" if len(points) == MESH_MODELS["v2"][2] else "v1"
+    return extent + np.asarray(MESH_TO_DETECTOR_BOX[detector, model]) * np.concatenate([size, size])
 
 
 def mesh_model(name: str) -> tuple[str, int, int]:
