@@ -131,6 +131,7 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
     import time
 
     import cv2
+    from tqdm import tqdm
 
     from fea_ros.core.config import PipelineConfig
     from fea_ros.core.inputs import VideoFileSource
@@ -157,15 +158,22 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
     end_to_end: list[float] = []
     stages: dict[str, list[float]] = {}
     faces = 0
-    for frame in frames():
-        if max_frames is not None and len(end_to_end) >= max_frames:
-            break
-        start = time.perf_counter()
-        result = pipeline.process(frame)
-        end_to_end.append((time.perf_counter() - start) * 1e3)
-        faces += len(result.faces)
-        for stage, ms in result.timings_ms.items():
-            stages.setdefault(stage, []).append(ms)
+    with VideoFileSource(clip_path) as probe:
+        total = probe.frame_count
+    if max_frames is not None and total is not None:
+        total = min(total, max_frames)
+    with tqdm(total=total, unit="frame", desc=f"{Path(clip_path).stem} {config_name}", file=sys.stderr,
+              leave=False) as progress:
+        for frame in frames():
+            if max_frames is not None and len(end_to_end) >= max_frames:
+                break
+            start = time.perf_counter()
+            result = pipeline.process(frame)
+            end_to_end.append((time.perf_counter() - start) * 1e3)
+            faces += len(result.faces)
+            for stage, ms in result.timings_ms.items():
+                stages.setdefault(stage, []).append(ms)
+            progress.update(1)
     return {
         "frames": len(end_to_end),
         "faces_per_frame": faces / max(1, len(end_to_end)),
@@ -326,7 +334,6 @@ def bench_command(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise InputError(f"sample clip {path} is missing; make it with 'python fea_ros/scripts/make_sample.py'")
         for config in configs:
-            print(f"bench: {clip} {config} ...", file=sys.stderr, flush=True)
             with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
                 data = pool.submit(measure, str(path), config, args.threads, args.warmup, args.max_frames).result()
             rows.append(Row(clip, config, data))
