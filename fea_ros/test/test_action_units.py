@@ -69,3 +69,12 @@ def test_the_astronauts_smile_gives_au12_and_not_a_frown():
     au = dict(zip(units.au_numbers, units.intensities))
     assert au[12] > 0.8
     assert au[15] < 0.1 and au[4] < 0.2 and au[45] < 0.3
+
+
+def test_docs_table_is_the_code_table():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "action_units.md").read_text(encoding="utf-8")
+    for au, (name, terms) in AU_TABLE.items():
+        row = next(line for line in docs.splitlines() if line.startswith(f"| AU{au} |"))
+        assert name in row
+        for shape, weight in terms:
+            assert f"{abs(weight):g} x `{shape}`" in row, (au, shape)

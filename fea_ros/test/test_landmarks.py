@@ -1,6 +1,8 @@
 """Landmarks: FaceMesh v1/v2 crops and their mapping back to the image, and the iBUG-68 subset."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -113,3 +115,13 @@ def test_ibug68_subset_agrees_with_face_api_68_point_network(detector, mesh):
     # and the layout is iBUG's: the subject's right eye (36..41) is on the image's left
     assert ibug[36, 0] < ibug[39, 0] < ibug[42, 0] < ibug[45, 0]
     assert ibug[48, 0] < ibug[51, 0] < ibug[54, 0] and ibug[51, 1] < ibug[57, 1]
+
+
+def test_docs_table_is_the_code_table():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "landmarks.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in docs.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].isdigit():
+            rows[int(cells[0])] = (int(cells[2].rstrip(" *")), int(cells[3]))
+    assert rows == {i: (ours, theirs) for i, _, ours, theirs in IBUG68_TABLE}

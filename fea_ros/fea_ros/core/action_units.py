@@ -24,7 +24,7 @@ BLENDSHAPE_LANDMARKS: tuple[int, ...] = (
     454, 466, 468, 469, 470, 471, 472, 473, 474, 475, 476, 477,
 )
 
-#: kBlendshapeNames of face_blendshapes_graph.cc, in the model's output order ("left" = the subject's left)
+#: kBlendshapeNames of face_blendshapes_graph.cc, in the model's output order
 BLENDSHAPE_NAMES: tuple[str, ...] = (
     "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
     "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft",
