@@ -28,9 +28,10 @@ MESH_MODELS: dict[str, tuple[str, int, int]] = {
 }
 #: mesh points whose line defines the roll of the face: outer corners of the right and left eye
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
-#: mesh points that stand in for BlazeFace's 6 keypoints when a face is followed without the detector:
-#: right eye (corners), left eye (corners), nose tip, mouth centre (inner lips), right and left tragion
-KEYPOINT_MESH_INDICES: tuple[tuple[int, ...], ...] = ((33, 133), (362, 263), (1,), (13, 14), (234,), (454,))
+#: mesh points that stand in for BlazeFace's 6 keypoints when a face is followed without the detector, two
+#: per keypoint (averaged): right eye (corners), left eye (corners), nose tip, mouth centre (inner lips),
+#: right and left tragion
+KEYPOINT_MESH_PAIRS = np.array([(33, 133), (362, 263), (1, 1), (13, 14), (234, 234), (454, 454)], np.intp)
 
 
 #: where the detector's box sits relative to the mesh's extent (x0, y0, x1, y1 offsets in units of the
@@ -109,7 +110,8 @@ def roi_from_landmarks(points: np.ndarray, crop_scale: float) -> Roi:
 
 def keypoints_from_mesh(points: np.ndarray) -> np.ndarray:
     """(6, 2) BlazeFace-style keypoints taken from the mesh."""
-    return np.array([points[list(idx), :2].mean(axis=0) for idx in KEYPOINT_MESH_INDICES])
+    pairs = points[KEYPOINT_MESH_PAIRS, :2]
+    return (pairs[:, 0] + pairs[:, 1]) * 0.5
 
 
 class FaceMesh:

@@ -216,7 +216,7 @@ class Pipeline:
             detection = self.tracker.matched.get(track.track_id)
             if detection is not None:
                 state.score = float(detection.score)
-            if present:
+            if present and detection is not None:  # a face followed without a detection has its mesh box
                 self.tracker.refine(track.track_id, self._detection_from_mesh(state.score, landmarks))
             if follow and present:
                 state.next_roi = roi_from_landmarks(landmarks.points, self.config.landmarks.crop_scale)
