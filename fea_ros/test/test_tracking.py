@@ -118,8 +118,7 @@ def test_a_face_moved_across_100_frames_keeps_one_id(fast_pipeline, landmark_tra
 def test_two_faces_that_cross_keep_their_ids(landmark_tracking):
     config = PipelineConfig.fast()
     config.tracking.landmark_tracking = landmark_tracking
-    # The face behind is hidden for about 6 frames at the crossing; the drop window must outlast that.
-    config.tracking.drop_frames = 8
+    # the face behind is hidden for about 6 frames at the crossing, less than the default drop window
     pipeline = Pipeline(config)
     frames = 40
     scenes = []

@@ -25,7 +25,7 @@ class DetectionConfig:
 @dataclass
 class TrackingConfig:
     confirm_frames: int = 2  # frames a face must be seen before it is reported
-    drop_frames: int = 5  # consecutive missed frames after which a track is dropped
+    drop_frames: int = 15  # consecutive missed frames after which a track is dropped (0.5 s at 30 fps)
     min_iou: float = 0.2  # below this a detection cannot continue a track
     #: follow a confirmed face with the crop predicted from its previous landmarks (MediaPipe's trick) and
     #: skip the detector while every face is followed; off = run the detector on every frame

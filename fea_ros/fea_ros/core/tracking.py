@@ -69,7 +69,8 @@ class FaceTracker:
         det_boxes = np.stack([d.box for d in detections])
         for row, state in enumerate(states):
             box, keypoints = state.predicted_detection()
-            iou = box_iou(box, det_boxes)
+            # A face that stopped while hidden is where it was last seen, not where its velocity points.
+            iou = np.maximum(box_iou(box, det_boxes), box_iou(state.track.detection.box, det_boxes))
             size = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
             for col, det in enumerate(detections):
                 if iou[col] < self.config.min_iou:
