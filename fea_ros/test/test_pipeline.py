@@ -131,3 +131,18 @@ def test_inconsistent_settings_are_config_errors():
     config.detection.redetect_interval = 0
     with pytest.raises(ConfigError, match="redetect_interval"):
         Pipeline(config)
+    config = PipelineConfig.fast()
+    config.expression.weights = {"faceapi": 0.0, "fer": 0.0}
+    with pytest.raises(ConfigError, match="weight > 0"):
+        Pipeline(config)
+
+
+def test_max_faces_also_holds_for_faces_followed_without_the_detector():
+    config = PipelineConfig.fast()
+    config.detection.max_faces = 1
+    config.detection.redetect_interval = 3
+    pipeline = Pipeline(config)
+    two = render([Placement(180, 240, 1.0), Placement(460, 240, 1.0, mirror=True)])
+    results = frames(pipeline, [two] * 12)
+    assert all(len(r.faces) <= 1 for r in results)
+    assert {f.face_id for r in results for f in r.faces} == {"f1"}

@@ -76,6 +76,14 @@ def test_crossing_hand_made_faces_keep_their_ids():
     assert tracks["f1"] == pytest.approx(100.0) and tracks["f2"] == pytest.approx(500.0)
 
 
+def test_no_track_starts_beyond_max_tracks():
+    tracker = FaceTracker(TrackingConfig(confirm_frames=1), max_tracks=2)
+    seen = tracker.update([face_at(100, 100, score=0.9), face_at(300, 100, score=0.8), face_at(500, 100)])
+    assert ids(seen) == ["f1", "f2"]
+    assert ids(tracker.update([face_at(500, 300)], continued={"f1": face_at(100, 100),
+                                                               "f2": face_at(300, 100)})) == ["f1", "f2"]
+
+
 def test_continued_tracks_absorb_overlapping_detections():
     tracker = FaceTracker(TrackingConfig(confirm_frames=1))
     tracker.update([face_at(100, 100)])

@@ -107,6 +107,8 @@ class ExpressionClassifier:
 
     def __init__(self, engines: dict[str, Engine], config: ExpressionConfig) -> None:
         self.weights = enabled_nets(config)
+        if not self.weights:
+            raise ConfigError(f"expression.weights {config.weights}: at least one network needs a weight > 0")
         missing = set(self.weights) - set(engines)
         if missing:
             raise ConfigError(f"no engine given for expression network(s) {sorted(missing)}")
@@ -123,9 +125,6 @@ class ExpressionClassifier:
             blob = net.to_blob([net.crop(image_bgr, box) for box in boxes])
             probabilities = engine.run({self.input_names[key]: blob})["probabilities"]
             per_model[key] = probabilities.reshape(len(boxes), -1)[:, self.orders[key]]
-        if not per_model:
-            uniform = np.full(len(EXPRESSION_LABELS), 1.0 / len(EXPRESSION_LABELS))
-            return [Expression(probabilities=uniform.copy()) for _ in boxes]
         total = sum(self.weights.values())
         fused = sum(self.weights[key] * p for key, p in per_model.items()) / total
         fused = fused / fused.sum(axis=1, keepdims=True)

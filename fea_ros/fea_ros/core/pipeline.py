@@ -91,7 +91,7 @@ class Pipeline:
         self.blendshapes = BlendshapeEstimator(engine("face_blendshapes_52")) if config.blendshapes else None
         nets = enabled_nets(config.expression)
         self.expression = ExpressionClassifier({key: engine(NETS[key].model) for key in nets}, config.expression)
-        self.tracker = FaceTracker(config.tracking)
+        self.tracker = FaceTracker(config.tracking, max_tracks=config.detection.max_faces)
         #: stage 7; the MiE spotter is wired in here (update(face_id, stamp_ns, image, landmarks, aus), drop, reset)
         self.mie = None
         self._faces: dict[str, _FaceState] = {}
@@ -107,6 +107,14 @@ class Pipeline:
             raise ConfigError(f"detection.redetect_interval must be >= 1, got {config.detection.redetect_interval}")
         if config.tracking.confirm_frames < 1 or config.tracking.drop_frames < 1:
             raise ConfigError("tracking.confirm_frames and tracking.drop_frames must be >= 1")
+        if config.detection.max_faces < 1:
+            raise ConfigError(f"detection.max_faces must be >= 1, got {config.detection.max_faces}")
+        if config.landmarks.crop_scale <= 0:
+            raise ConfigError(f"landmarks.crop_scale must be > 0 (MediaPipe uses 1.5), got "
+                              f"{config.landmarks.crop_scale}")
+        if not enabled_nets(config.expression):
+            raise ConfigError("expression.weights gives every network weight 0; at least one of "
+                              f"{sorted(NETS)} needs a weight > 0")
 
     def reset(self) -> None:
         """Forget every face (new ids start again at f1)."""

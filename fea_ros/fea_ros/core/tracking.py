@@ -45,8 +45,11 @@ def _centre(box: np.ndarray) -> np.ndarray:
 class FaceTracker:
     """Assigns detections to tracks frame by frame; all state is in this object."""
 
-    def __init__(self, config: TrackingConfig) -> None:
+    def __init__(self, config: TrackingConfig, max_tracks: int | None = None) -> None:
         self.config = config
+        #: no new track starts while this many are alive (detection.max_faces): a face followed through its
+        #: mesh is not counted by the detector, so the detector's own limit is not enough
+        self.max_tracks = max_tracks
         self._states: list[_TrackState] = []
         self._next_id = 1
         #: track id -> the detector's detection assigned to it in the last update (followed tracks included)
@@ -108,6 +111,8 @@ class FaceTracker:
                 if row < len(free):
                     self._hit(free[row], detections[col])
         for col in unmatched:
+            if self.max_tracks is not None and len(self._states) >= self.max_tracks:
+                break
             self.matched[self._start(detections[col])] = detections[col]
         survivors = []
         for state in self._states:
