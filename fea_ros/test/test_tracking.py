@@ -84,6 +84,14 @@ def test_no_track_starts_beyond_max_tracks():
                                                                "f2": face_at(300, 100)})) == ["f1", "f2"]
 
 
+def test_a_second_box_on_a_tracked_face_starts_no_track():
+    tracker = FaceTracker(TrackingConfig(confirm_frames=1, min_iou=0.5))
+    tracker.update([face_at(100, 100, size=80)])
+    # a much smaller box around the same centre: IoU 0.25 is below min_iou, yet it is the same face
+    seen = tracker.update([face_at(102, 100, size=80), face_at(104, 104, size=40)])
+    assert ids(seen) == ["f1"] and ids(tracker.tracks) == ["f1"]
+
+
 def test_continued_tracks_absorb_overlapping_detections():
     tracker = FaceTracker(TrackingConfig(confirm_frames=1))
     tracker.update([face_at(100, 100)])

@@ -42,6 +42,10 @@ def _centre(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
 
 
+def _inside(point: np.ndarray, box: np.ndarray) -> bool:
+    return bool(box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3])
+
+
 class FaceTracker:
     """Assigns detections to tracks frame by frame; all state is in this object."""
 
@@ -110,9 +114,12 @@ class FaceTracker:
                 self.matched[candidates[row].track.track_id] = detections[col]
                 if row < len(free):
                     self._hit(free[row], detections[col])
+        seen_boxes = [s.track.detection.box for s in self._states if s.seen_now]
         for col in unmatched:
             if self.max_tracks is not None and len(self._states) >= self.max_tracks:
                 break
+            if any(_inside(_centre(detections[col].box), box) for box in seen_boxes):
+                continue  # a second box on a face already tracked in this frame, not a new face
             self.matched[self._start(detections[col])] = detections[col]
         survivors = []
         for state in self._states:
