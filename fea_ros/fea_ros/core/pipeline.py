@@ -31,6 +31,7 @@ from fea_ros.core.tracking import FaceTracker
 from fea_ros.core.types import Detection, FaceResult, Frame, FrameResult, Landmarks, Track
 from fea_ros.inference.factory import create_engine, resolve_backend
 from fea_ros.inference.models import Manifest
+from fea_ros.mie.spotter import MieSpotter
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,8 @@ class Pipeline:
         nets = enabled_nets(config.expression)
         self.expression = ExpressionClassifier({key: engine(NETS[key].model) for key in nets}, config.expression)
         self.tracker = FaceTracker(config.tracking, max_tracks=config.detection.max_faces)
-        #: stage 7; the MiE spotter is wired in here (update(face_id, stamp_ns, image, landmarks, aus), drop, reset)
-        self.mie = None
+        #: stage 7: the per-track micro-expression spotter (update per face, drop when a track ends, reset)
+        self.mie = MieSpotter(config.mie) if config.mie.enabled else None
         self._faces: dict[str, _FaceState] = {}
         self._frames_since_detection = 0
         self._last_stamp_ns: int | None = None
