@@ -15,17 +15,20 @@ the blink action unit when action units are given) the brow regions are not used
 """
 from __future__ import annotations
 
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from fea_ros.core.config import MieConfig
-from fea_ros.core.errors import ConfigError
+from fea_ros.core.errors import ConfigError, InputError
 from fea_ros.core.types import ActionUnits, Landmarks, MicroExpressionEvent
 from fea_ros.mie.alignment import AlignedFace, FaceAligner
 from fea_ros.mie.flow import (BROW_REGIONS, CHANNEL_NAMES, CHANNEL_REGIONS, EYE_REGIONS, REGION_NAMES,
                               FlowEstimator, RegionBoxes, channel_motion, region_boxes, region_motion)
+
+log = logging.getLogger(__name__)
 
 #: FaceMesh eye-aspect-ratio points: corner, upper, upper, corner, lower, lower
 EAR_POINTS = ((33, 160, 158, 133, 153, 144), (362, 385, 387, 263, 373, 380))
@@ -143,7 +146,11 @@ class MieSpotter:
             track = _Track(FaceAligner(self.config.crop_px), stamp_ns)
             self._tracks[face_id] = track
         track.last_ns = stamp_ns
-        face = track.aligner.align(image_bgr, landmarks.points)
+        try:
+            face = track.aligner.align(image_bgr, landmarks.points)
+        except InputError as exc:
+            log.debug("face %s skipped by the MiE spotter at %d ns: %s", face_id, stamp_ns, exc)
+            return []
         blink = self._blink(track, face, action_units)
         if blink:
             track.last_blink_ns = stamp_ns
