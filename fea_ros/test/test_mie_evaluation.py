@@ -86,3 +86,19 @@ def test_bad_rows_name_the_problem(tmp_path):
     path.write_text("video,onset,offset,type\nv,1,5,smile\n")
     with pytest.raises(SpottingFormatError, match="unknown expression type"):
         read_intervals(path)
+
+
+def test_evaluate_command_prints_the_table_and_json(tmp_path, capsys):
+    import json
+
+    from fea_ros.cli import main
+
+    write_intervals(tmp_path / "gt.csv", [Interval("v", 0, 10, MICRO), Interval("v", 20, 60, MACRO)])
+    write_intervals(tmp_path / "pred.jsonl", [Interval("v", 1, 10, MICRO), Interval("v", 70, 80, MACRO)])
+    assert main(["evaluate", "spotting", "--pred", str(tmp_path / "pred.jsonl"), "--gt", str(tmp_path / "gt.csv"),
+                 "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["MiE"]["f1"] == pytest.approx(1.0) and scores["MaE"]["f1"] == 0.0
+    assert scores["overall"]["tp"] == 1 and scores["overall"]["fp"] == 1 and scores["overall"]["fn"] == 1
+    assert main(["evaluate", "spotting", "--pred", str(tmp_path / "nope.csv"), "--gt", str(tmp_path / "gt.csv")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,87 @@
+"""`fea-ros evaluate spotting|dataset`: score micro/macro-expression spotting with the MEGC protocol.
+
+spotting: compare a prediction file with a ground-truth file. A prediction is a true positive when its IoU with
+a ground-truth interval of the same video and type is >= 0.5 (--iou); each truth is matched at most once;
+precision, recall and F1 are summed over the whole dataset, for MaE, MiE and overall.
+
+File formats (both files alike):
+  CSV   header row with at least: video,onset,offset,type   (more columns, e.g. apex, are ignored)
+  JSONL one object per line with the keys video, onset, offset, type
+onset/offset in any unit (seconds, frames) as long as both files use the same; type is MICRO or MACRO
+(micro/macro, MiE/MaE, micro-expression/macro-expression and SAMM's "Micro - 1/2" are accepted).
+With --frames the bounds are frame numbers and both ends count (the MEGC label sheets' convention).
+
+dataset: run the spotter over a CAS(ME)^2 or SAMM Long Videos copy (licensed; see fea_ros/mie/datasets.py for
+the layouts it reads), write its predictions and score them against the dataset's own labels.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from fea_ros.core.config import MieConfig, apply_overrides
+from fea_ros.mie import datasets
+from fea_ros.mie.evaluation import evaluate, format_table, read_intervals, write_intervals
+from fea_ros.mie.spotter import MieSpotter
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("evaluate", help="score expression spotting (MEGC protocol)",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = parser.add_subparsers(dest="evaluate_action", required=True)
+    spotting = actions.add_parser("spotting", help="predicted intervals vs ground truth (CSV or JSONL)")
+    spotting.add_argument("--pred", required=True, type=Path, help="predicted intervals (.csv or .jsonl)")
+    spotting.add_argument("--gt", required=True, type=Path, help="ground-truth intervals (.csv or .jsonl)")
+    _add_scoring_options(spotting)
+    spotting.set_defaults(func=spotting_command)
+    dataset = actions.add_parser("dataset", help="run the spotter over CAS(ME)^2 or SAMM-LV frames and score it")
+    dataset.add_argument("--kind", required=True, choices=("casme2", "sammlv"))
+    dataset.add_argument("--root", required=True, type=Path,
+                         help="dataset folder (holding rawpic/ for CAS(ME)^2, SAMM_longvideos/ for SAMM-LV)")
+    dataset.add_argument("--labels", required=True, type=Path, help="the dataset's label workbook (.xlsx) or CSV")
+    dataset.add_argument("--fps", type=float, default=None, help="frame rate (default 30 / 200)")
+    dataset.add_argument("--pred-out", type=Path, default=None, help="write the predictions here (.csv/.jsonl)")
+    dataset.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="override a mie.* spotter parameter, e.g. --set threshold_sigma=5")
+    _add_scoring_options(dataset)
+    dataset.set_defaults(func=dataset_command)
+
+
+def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--iou", type=float, default=0.5, help="IoU for a true positive (default 0.5)")
+    parser.add_argument("--frames", action="store_true", help="bounds are inclusive frame numbers")
+    parser.add_argument("--json", action="store_true", help="print the scores as JSON")
+
+
+def _print(scores, as_json: bool) -> None:
+    print(json.dumps(scores.as_dict(), indent=1) if as_json else format_table(scores))
+
+
+def spotting_command(args: argparse.Namespace) -> int:
+    scores = evaluate(read_intervals(args.pred), read_intervals(args.gt), args.iou, args.frames)
+    _print(scores, args.json)
+    return 0
+
+
+def dataset_command(args: argparse.Namespace) -> int:
+    reader = datasets.read_casme2_labels if args.kind == "casme2" else datasets.read_sammlv_labels
+    labels = reader(args.labels)
+    config = MieConfig()
+    apply_overrides(config, {k.removeprefix("mie."): _value(v) for k, _, v in (s.partition("=") for s in args.set)})
+    predictions = datasets.spot_dataset(args.kind, args.root, labels, MieSpotter(config), fps=args.fps)
+    if args.pred_out:
+        write_intervals(args.pred_out, predictions)
+    # the label sheets count frames inclusively
+    scores = evaluate(predictions, [label.interval() for label in labels], args.iou, inclusive_frames=True)
+    _print(scores, args.json)
+    return 0
+
+
+def _value(text: str) -> float | str | bool:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return float(text)
+    except ValueError:
+        return text
