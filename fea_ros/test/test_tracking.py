@@ -65,6 +65,26 @@ def test_a_missed_face_is_found_again_where_its_velocity_predicts():
     assert ids(tracker.update([face_at(280, 200)])) == ["f1"]
 
 
+def test_a_face_hidden_for_long_is_found_near_where_it_was_despite_a_wrong_velocity():
+    tracker = FaceTracker(TrackingConfig(confirm_frames=1, drop_frames=15))
+    # while being covered its box shrinks upwards, which looks like a fast upward movement
+    for step, (y, size) in enumerate([(200, 80), (200, 80), (196, 74), (190, 66), (183, 58)]):
+        tracker.update([face_at(100 + 5 * step, y, size=size)])
+    for _ in range(12):
+        tracker.update([])
+    # it reappears 12 frames later where its real (horizontal) motion took it: IoU with any guess < 0.2
+    assert ids(tracker.update([face_at(200, 200, size=80)])) == ["f1"]
+
+
+def test_a_face_far_from_a_hidden_one_gets_a_new_id():
+    tracker = FaceTracker(TrackingConfig(confirm_frames=1, drop_frames=15))
+    tracker.update([face_at(100, 200)])
+    for _ in range(3):
+        tracker.update([])
+    assert ids(tracker.update([face_at(400, 200)])) == ["f2"]  # 3.75 face sizes away
+    assert ids(tracker.update([face_at(100, 200, size=200)])) == ["f3"]  # 2.5 times larger
+
+
 def test_crossing_hand_made_faces_keep_their_ids():
     tracker = FaceTracker(TrackingConfig(confirm_frames=1))
     for step in range(21):

@@ -23,6 +23,13 @@ from fea_ros.core.types import Detection, Track
 KEYPOINT_WEIGHT = 0.5
 #: cost of an impossible pair, far above any feasible cost (at most 1 + KEYPOINT_WEIGHT)
 INFEASIBLE = 1e6
+#: a missed face may be found again this far (in face sizes) from where it was or was predicted to be:
+#: START + GROWTH per missed frame, at most MAX
+MISSED_RADIUS_START = 0.4
+MISSED_RADIUS_GROWTH = 0.1
+MISSED_RADIUS_MAX = 1.5
+#: ... if the new box is no more than this much larger or smaller
+MAX_SIZE_RATIO = 1.5
 
 
 @dataclass
@@ -74,15 +81,27 @@ class FaceTracker:
         if not states or not detections:
             return cost
         det_boxes = np.stack([d.box for d in detections])
+        det_centres = (det_boxes[:, :2] + det_boxes[:, 2:]) / 2
+        det_sizes = (det_boxes[:, 2:] - det_boxes[:, :2]).max(axis=1)
         for row, state in enumerate(states):
             box, keypoints = state.predicted_detection()
+            last = state.track.detection.box
             # A face that stopped while hidden is where it was last seen, not where its velocity points.
-            iou = np.maximum(box_iou(box, det_boxes), box_iou(state.track.detection.box, det_boxes))
+            iou = np.maximum(box_iou(box, det_boxes), box_iou(last, det_boxes))
             size = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
-            for col, det in enumerate(detections):
-                if iou[col] < self.config.min_iou:
-                    continue
-                spread = float(np.linalg.norm(det.keypoints - keypoints, axis=1).mean()) / size
+            feasible = iou >= self.config.min_iou
+            misses = state.track.misses
+            if misses:
+                # A hidden face's velocity is a guess (boxes shrink and shift as it is covered), so after
+                # a miss a face of the same size near its predicted or last position may also continue it,
+                # within a radius that grows with the time it was hidden.
+                distance = np.minimum(np.linalg.norm(det_centres - _centre(box), axis=1),
+                                      np.linalg.norm(det_centres - _centre(last), axis=1)) / size
+                radius = min(MISSED_RADIUS_START + MISSED_RADIUS_GROWTH * misses, MISSED_RADIUS_MAX)
+                ratio = det_sizes / size
+                feasible |= (distance <= radius) & (ratio >= 1 / MAX_SIZE_RATIO) & (ratio <= MAX_SIZE_RATIO)
+            for col in np.flatnonzero(feasible):
+                spread = float(np.linalg.norm(detections[col].keypoints - keypoints, axis=1).mean()) / size
                 cost[row, col] = (1.0 - iou[col]) + KEYPOINT_WEIGHT * min(spread, 1.0)
         return cost
 
