@@ -1,6 +1,8 @@
 """Tracking: ids on hand-made detections, and through the pipeline on moving real faces."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -192,3 +194,34 @@ def test_a_face_gone_longer_than_the_drop_window_comes_back_with_a_new_id(fast_p
     ids_long = [[f.face_id for f in r.faces] for r in run(fast_pipeline, long_gap)]
     assert ids_short == {"f1"}
     assert ids_long[4] == ["f1"] and ids_long[-1] == ["f2"]
+
+
+@pytest.mark.parametrize("configuration", ["full", "fast"])
+def test_ids_on_the_bundled_three_face_clip(configuration):
+    """faces3.mp4 (scripts/make_sample.py): the smiling man passes behind the neutral man around 2.2 s;
+    the neutral man leaves the frame for 1 s (4.0..5.0 s, longer than the drop window) and comes back."""
+    import cv2
+
+    clip = Path(__file__).resolve().parents[1] / "samples" / "faces3.mp4"
+    config = PipelineConfig() if configuration == "full" else PipelineConfig.fast()
+    config.mie.enabled = False  # not what this test is about, and it would double its time
+    pipeline = Pipeline(config)
+    capture = cv2.VideoCapture(str(clip))
+    frames_seen: dict[str, list[int]] = {}
+    index = 0
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        for face in pipeline.process(Frame(image, index * FRAME_NS, index=index)).faces:
+            frames_seen.setdefault(face.face_id, []).append(index)
+        index += 1
+    assert index == 180
+    # three faces, plus a new id for the neutral man when he returns after more than the drop window
+    assert len(frames_seen) == 4, {k: (v[0], v[-1], len(v)) for k, v in frames_seen.items()}
+    whole_clip = [fid for fid, seen in frames_seen.items() if seen[0] <= 2 and seen[-1] == index - 1]
+    assert len(whole_clip) == 2  # the astronaut and the smiling man keep one id from start to end ...
+    for fid in whole_clip:
+        assert len(frames_seen[fid]) >= 0.9 * index  # ... hidden only while covered
+    returning = [fid for fid, seen in frames_seen.items() if seen[0] > 4.9 * 30]
+    assert len(returning) == 1
