@@ -42,6 +42,16 @@ BLINK_MARGIN_S = 0.1
 END_SMOOTHING_S = 0.04
 
 
+def _event_level(z: np.ndarray, active: np.ndarray) -> float:
+    """Largest z of the channels that moved, above the median of the others.
+
+    Against a reference frozen for seconds, slow changes (lighting, residual head motion) raise every
+    channel a little; the median of the channels that did not move measures that common drift.
+    """
+    others = z[~active & ~_EYE_MASK]
+    return float(z[active].max() - (np.median(others) if others.size else 0.0))
+
+
 def eye_aspect_ratio(points_xy: np.ndarray) -> float:
     ratios = []
     for p1, p2, p3, p4, p5, p6 in EAR_POINTS:
@@ -100,6 +110,7 @@ class _Track:
     peak_z: float = 0.0  # of the event in progress
     active: np.ndarray | None = None  # channels that crossed the threshold in the event in progress
     level: float | None = None  # smoothed z of the active channels
+    raw_below_ns: int | None = None  # start of the current run of frames below the end level
     ear_baseline: float | None = None
     au_numbers: tuple[int, ...] = ()
     floor_ns: int = -1  # the reference never predates this (the end of the last event)
@@ -184,6 +195,7 @@ class MieSpotter:
                 track.below_since_ns = None
                 track.peak_z = 0.0
                 track.level = None
+                track.raw_below_ns = None
                 track.active = allowed & (z >= self.config.threshold_sigma)
             return []
         return self._follow(face_id, track, stamp_ns)
@@ -233,7 +245,7 @@ class MieSpotter:
             track.active |= (current.z >= c.threshold_sigma) & ~_EYE_MASK
         # only the channels that moved decide when the movement is over: the maximum of all the others
         # would keep crossing a low level by chance
-        level = float(current.z[track.active].max())
+        level = _event_level(current.z, track.active)
         track.peak_z = max(track.peak_z, level)
         edge = max(c.low_sigma, c.edge_fraction * track.peak_z)
         # the end is judged on a lightly smoothed level, so single noisy frames (many at 100-200 fps) do not
@@ -241,9 +253,16 @@ class MieSpotter:
         dt = (stamp_ns - track.history[-2].stamp_ns) * 1e-9 if len(track.history) > 1 else 0.0
         alpha = 1.0 - np.exp(-dt / END_SMOOTHING_S) if track.level is not None else 1.0
         track.level = level if track.level is None else (1 - alpha) * track.level + alpha * level
+        if level >= edge:
+            track.raw_below_ns = None
+        elif track.raw_below_ns is None:
+            track.raw_below_ns = stamp_ns
         if track.level < edge:
             if track.below_since_ns is None:
-                track.below_since_ns = stamp_ns
+                # the offset is where the raw signal went down, not where the smoothed one followed
+                raw = track.raw_below_ns if track.raw_below_ns is not None else stamp_ns
+                # never so far back that the delay bound (window_s after the offset) is already past
+                track.below_since_ns = max(raw, stamp_ns - int(c.window_s * 1e9))
         else:
             track.below_since_ns = None
         ended = track.below_since_ns is not None and (stamp_ns - track.below_since_ns) * 1e-9 >= c.window_s
@@ -265,7 +284,8 @@ class MieSpotter:
         detected = next(i for i, r in enumerate(history) if r.stamp_ns >= track.detected_ns)
         onset = detected
         active = track.active
-        while onset > 0 and history[onset - 1].z[active].max() >= edge and history[onset - 1].stamp_ns >= track.floor_ns:
+        while onset > 0 and _event_level(history[onset - 1].z, active) >= edge \
+                and history[onset - 1].stamp_ns >= track.floor_ns:
             onset -= 1
         onset_ns = history[onset].stamp_ns
         inside = [r for r in history[detected:] if r.stamp_ns < offset_ns] or [history[detected]]
