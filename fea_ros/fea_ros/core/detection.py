@@ -111,7 +111,8 @@ class FaceDetector:
         self.input_name = next(iter(engine.input_shapes))
         size = self.spec.input_size
         expected = (1, 3, size, size)
-        if tuple(engine.input_shapes[self.input_name]) != expected:
+        # only channels and size: a backend may report the batch axis as dynamic (-1)
+        if tuple(engine.input_shapes[self.input_name])[1:] != expected[1:]:
             raise ConfigError(f"detector '{config.detector}' expects a model with input {expected}, "
                               f"{engine.name} has {engine.input_shapes[self.input_name]}")
         self.anchors = ssd_anchor_centres(size, self.spec.layers)

@@ -123,7 +123,8 @@ class FaceMesh:
         self.engine = engine
         self.input_name = next(iter(engine.input_shapes))
         expected = (1, 3, self.crop_px, self.crop_px)
-        if tuple(engine.input_shapes[self.input_name]) != expected:
+        # only channels and size: a backend may report the batch axis as dynamic (-1)
+        if tuple(engine.input_shapes[self.input_name])[1:] != expected[1:]:
             raise ConfigError(f"landmarks model '{config.model}' expects input {expected}, "
                               f"{engine.name} has {engine.input_shapes[self.input_name]}")
         self._crop = np.zeros((self.crop_px, self.crop_px, 3), np.uint8)
