@@ -1,0 +1,56 @@
+"""The MDMD-style baseline's building blocks and the synthetic clip planner."""
+import numpy as np
+import pytest
+
+from fea_ros.mie.baseline_mdmd import block_main_direction_means, spot_runs
+from fea_ros.mie.synthetic import EXPRESSION_ACTIONS, Movement, plan_clip
+
+
+def test_block_feature_takes_the_main_direction_of_each_block():
+    flow = np.zeros((60, 60, 2), np.float32)
+    flow[:10, :10, 0] = 2.0  # block (0, 0): everything to the right at 2 px
+    flow[:10, 10:20, 1] = -1.0  # block (0, 1): upwards at 1 px
+    flow[:10, 10:13, 0] = 5.0  # a minority going right faster does not decide that block's direction
+    flow[:10, 10:13, 1] = 0.0
+    values = block_main_direction_means(flow, grid=6)
+    assert values[0] == pytest.approx(2.0, abs=1e-6)
+    assert values[1] == pytest.approx(1.0, abs=1e-6)
+    assert np.allclose(values[2:], 0.0)
+
+
+def test_spot_runs_thresholds_between_mean_and_max_and_shifts_by_half_k():
+    curve = np.zeros(200)
+    curve[50:60] = 1.0
+    curve[120:150] = 0.8
+    runs = spot_runs(curve, p=0.3, k=10)
+    assert runs == [(45, 54), (115, 144)]
+    assert spot_runs(curve, p=0.9, k=10) == [(45, 54)]
+
+
+def test_movement_profile_rises_holds_and_falls():
+    m = Movement("brow_raise", 1.0, 1.2, 2.0, 3.0, "MACRO", hold_s=0.3)
+    assert m.weight(0.9) == 0.0 and m.weight(2.1) == 0.0
+    assert m.weight(1.1) == pytest.approx(0.5) and m.weight(1.2) == pytest.approx(1.0)
+    assert m.weight(1.45) == pytest.approx(1.0) and 0.0 < m.weight(1.9) < 0.5
+
+
+def test_plan_clip_follows_the_benchmark_ranges_and_is_reproducible():
+    def plan(seed):
+        return plan_clip("c", np.random.default_rng(seed), 30.0, 20.0, 3, 2, 75.0, 8.0)
+
+    spec = plan(5)
+    expressions = [m for m in spec.movements if m.kind]
+    blinks = [m for m in spec.movements if m.action == "blink"]
+    assert sum(m.kind == "MICRO" for m in expressions) == 3 and sum(m.kind == "MACRO" for m in expressions) == 2
+    for m in expressions:
+        length = m.offset_s - m.onset_s
+        assert m.action in EXPRESSION_ACTIONS and m.onset_s < m.apex_s < m.offset_s <= spec.duration_s
+        if m.kind == "MICRO":
+            assert 0.1 <= length <= 0.45 and 1.5 <= m.amplitude_px <= 4.0
+        else:
+            assert 0.6 <= length <= 3.0 and 5.0 <= m.amplitude_px <= 12.0
+    assert blinks and all(not (b.onset_s < m.offset_s + 0.3 and m.onset_s < b.offset_s + 0.3)
+                          for b in blinks for m in expressions)
+    assert spec.head.jerks and spec.head.rotation_deg <= 8.0
+    assert [(m.action, m.onset_s) for m in plan(5).movements] == [(m.action, m.onset_s) for m in spec.movements]
+    assert [(m.action, m.onset_s) for m in plan(6).movements] != [(m.action, m.onset_s) for m in spec.movements]
