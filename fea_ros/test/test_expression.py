@@ -89,6 +89,8 @@ def test_crops_follow_each_networks_preprocessing():
     assert crop[:, :5].any()
     tall = faceapi_crop(image, np.array([100.0, 100.0, 140.0, 180.0]))
     assert not tall[:, :20].any() and not tall[:, -20:].any()  # zero padding left and right, centred
+    outside = faceapi_crop(image, np.array([600.0, 100.0, 680.0, 180.0]))  # beyond the right edge
+    assert outside.shape == (112, 112, 3)
     gray = fer_crop(image, box)
     assert gray.shape == (64, 64) and gray.dtype == np.uint8
     assert not gray[:, :8].any()  # outside the image (and its 10 px margin) is black, as fer pads

@@ -40,8 +40,9 @@ class ExpressionNet:
 
 
 def _clipped_box(box: np.ndarray, width: int, height: int, margin: float = 0.0) -> tuple[int, int, int, int]:
-    x0 = int(max(0, np.floor(box[0] - margin)))
-    y0 = int(max(0, np.floor(box[1] - margin)))
+    """The box cut to the image, at least one pixel even for a box outside it."""
+    x0 = int(min(max(0, np.floor(box[0] - margin)), width - 1))
+    y0 = int(min(max(0, np.floor(box[1] - margin)), height - 1))
     x1 = int(min(width, np.ceil(box[2] + margin)))
     y1 = int(min(height, np.ceil(box[3] + margin)))
     return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
