@@ -27,6 +27,7 @@ demo: $(VENV)/.runtime
 	@mkdir -p $(OUT)
 	$(BIN)/fea-ros run fea_ros/samples/faces3.mp4 --jsonl $(OUT)/faces3.jsonl --video $(OUT)/faces3_annotated.mp4 \
 	  --plot $(OUT)/faces3_timeline.png --summary
+	$(BIN)/fea-ros replay fea_ros/samples/bags/faces3_mcap --report $(OUT)/replay --out $(OUT)/faces3_fea --overwrite
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest fea_ros/test -q -ra
