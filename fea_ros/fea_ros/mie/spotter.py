@@ -165,6 +165,11 @@ class MieSpotter:
         blink = self._blink(track, face, action_units)
         if blink:
             track.last_blink_ns = stamp_ns
+            # the lid was already moving before the eye aspect ratio crossed the blink level
+            for earlier in reversed(track.samples):
+                if stamp_ns - earlier.stamp_ns > BLINK_MARGIN_S * 1e9:
+                    break
+                earlier.blink = True
         eyes_busy = blink or (stamp_ns - track.last_blink_ns) * 1e-9 <= BLINK_MARGIN_S
         sample = _Sample(stamp_ns, face.crop, region_boxes(face.points, face.interocular_px, face.crop.shape[0]),
                          face.interocular_px, eyes_busy)
