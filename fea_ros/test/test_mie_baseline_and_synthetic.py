@@ -9,22 +9,25 @@ from fea_ros.mie.synthetic import EXPRESSION_ACTIONS, Movement, plan_clip
 def test_block_feature_takes_the_main_direction_of_each_block():
     flow = np.zeros((60, 60, 2), np.float32)
     flow[:10, :10, 0] = 2.0  # block (0, 0): everything to the right at 2 px
-    flow[:10, 10:20, 1] = -1.0  # block (0, 1): upwards at 1 px
-    flow[:10, 10:13, 0] = 5.0  # a minority going right faster does not decide that block's direction
+    flow[:10, 10:20, 1] = -1.0  # block (0, 1): upwards at 1 px ...
+    flow[:10, 10:13, 0] = 5.0  # ... a minority going right faster does not decide its direction
     flow[:10, 10:13, 1] = 0.0
     values = block_main_direction_means(flow, grid=6)
     assert values[0] == pytest.approx(2.0, abs=1e-6)
     assert values[1] == pytest.approx(1.0, abs=1e-6)
     assert np.allclose(values[2:], 0.0)
+    # a movement that is still there at i+k scores lower than one that came back (MDMD's apex test)
+    still_there = block_main_direction_means(flow, grid=6, later=flow)
+    assert np.allclose(still_there, 0.0)
 
 
-def test_spot_runs_thresholds_between_mean_and_max_and_shifts_by_half_k():
-    curve = np.zeros(200)
-    curve[50:60] = 1.0
-    curve[120:150] = 0.8
-    runs = spot_runs(curve, p=0.3, k=10)
-    assert runs == [(45, 54), (115, 144)]
-    assert spot_runs(curve, p=0.9, k=10) == [(45, 54)]
+def test_spot_runs_finds_the_apex_bumps_of_the_contrast_curve():
+    curve = np.zeros(300)
+    curve[100:104] = 1.0  # a short bump: high contrast against frames k-1 either side
+    curve[200:230] = 0.3  # a plateau as wide as 2m+: low contrast
+    runs = spot_runs(curve, p=0.5, k=10)
+    assert runs == [(100, 103)]
+    assert spot_runs(np.zeros(15), p=0.5, k=10) == []
 
 
 def test_movement_profile_rises_holds_and_falls():

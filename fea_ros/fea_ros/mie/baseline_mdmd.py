@@ -1,15 +1,17 @@
-"""A spotting baseline in the style of the MEGC 2020 MDMD method (main directional mean optical flow).
+"""A spotting baseline in the style of the MEGC 2020 MDMD method (main directional maximal difference).
 
-Offline, per video (it needs the whole video's feature curve): for each frame i, optical flow from frame i-k to
-frame i on the aligned face crop; the crop is cut into 6 x 6 blocks; in each block the flow vectors are put into
-four direction bins and the block's value is the mean magnitude of the vectors in the fullest bin (its "main
-direction"); the frame's feature is the mean of the top third of the block values. Frames whose feature exceeds
-``T = mean + p (max - mean)`` form runs; a run (shifted back by k/2, since the flow spans k frames) is an interval.
-As in the MEGC 2020 baseline it runs twice: with the MiE k (CAS(ME)^2: 12 frames at 30 fps = 0.4 s), keeping
-short intervals as MiE, and with the MaE k (39 frames = 1.3 s), keeping the longer ones as MaE. k is converted
-from seconds to frames, so the same settings serve any frame rate.
+Offline, per video (it needs the whole video's feature curve), after He et al.'s MEGC 2020 baseline code:
+for each frame i, optical flow from frame i-k to i and from i-k to i+k on the aligned face crop; the crop is cut
+into 6 x 6 blocks; in each block the vectors of the first flow are put into four direction quadrants, and for
+the vectors of the fullest quadrant (the block's main direction) the difference |flow(i-k, i)| - |flow(i-k, i+k)|
+is taken - large when frame i is the apex of a movement that is over by i+k; a block's value is the mean of
+the top third of those differences, the frame's feature F(i) the mean of the top third of the blocks. The
+contrast C(i) = F(i) - (F(i-m) + F(i+m)) / 2 with m = k-1 is thresholded at T = mean(C) + p (max(C) - mean(C));
+runs of frames above T are the intervals. It runs twice, with the MiE k (CAS(ME)^2: 12 frames at 30 fps =
+0.4 s) giving MiE intervals and with the MaE k (39 frames = 1.3 s) giving MaE intervals; k is converted from
+seconds to frames, so the same settings serve any frame rate.
 
-The original used Dlib/DRMF landmarks and RLOF flow; here the same landmark alignment as the spotter and
+The original used Dlib/DRMF-cropped faces and RLOF flow; here the same landmark alignment as the spotter and
 Farneback flow, so the comparison is about the detection method, not the face crop.
 """
 from __future__ import annotations
@@ -26,16 +28,19 @@ from fea_ros.mie.evaluation import MACRO, MICRO
 class MdmdConfig:
     micro_k_s: float = 0.4  # 12 frames at 30 fps
     macro_k_s: float = 1.3  # 39 frames at 30 fps
-    p: float = 0.3  # threshold position between the mean and the max of the feature curve
+    p: float = 0.3  # threshold position between the mean and the max of the contrast curve
     grid: int = 6
-    micro_max_s: float = 0.5
 
 
-def block_main_direction_means(flow: np.ndarray, grid: int) -> np.ndarray:
-    """(grid*grid,) mean magnitude of the flow vectors in each block's most populated direction quadrant."""
-    flow = flow - np.median(flow.reshape(-1, 2), axis=0)  # the global shift left after alignment
+def block_main_direction_means(flow: np.ndarray, grid: int, later: np.ndarray | None = None) -> np.ndarray:
+    """(grid*grid,) per block: mean of the top third of |flow| - |later| over the flow's main-direction quadrant.
+
+    Without ``later`` it is the mean of the top third of |flow| in the main direction.
+    """
     h, w = flow.shape[:2]
     magnitude = np.hypot(flow[..., 0], flow[..., 1])
+    if later is not None:
+        magnitude = magnitude - np.hypot(later[..., 0], later[..., 1])
     quadrant = ((np.arctan2(flow[..., 1], flow[..., 0]) + np.pi) // (np.pi / 2)).astype(int) % 4
     values = np.empty(grid * grid)
     for by in range(grid):
@@ -45,45 +50,47 @@ def block_main_direction_means(flow: np.ndarray, grid: int) -> np.ndarray:
             m = magnitude[ys, xs].ravel()
             counts = np.bincount(q, minlength=4)
             main = int(np.argmax(counts))
-            values[by * grid + bx] = m[q == main].mean() if counts[main] else 0.0
+            selected = np.sort(m[q == main])[::-1]
+            values[by * grid + bx] = selected[:max(1, round(len(selected) / 3))].mean()
     return values
 
 
+def _flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 9, 3, 5, 1.1, 0)
+
+
 def mdmd_feature_curve(crops: list[np.ndarray], k: int, grid: int = 6) -> np.ndarray:
+    """F(i) for every frame (0 where i-k or i+k is outside the video)."""
     curve = np.zeros(len(crops))
-    top = max(1, grid * grid // 3)
-    for i in range(k, len(crops)):
-        flow = cv2.calcOpticalFlowFarneback(crops[i - k], crops[i], None, 0.5, 3, 9, 3, 5, 1.1, 0)
-        blocks = np.sort(block_main_direction_means(flow, grid))[::-1]
-        curve[i] = blocks[:top].mean()
+    top = max(1, round(grid * grid / 3))
+    for i in range(k, len(crops) - k):
+        blocks = block_main_direction_means(_flow(crops[i - k], crops[i]), grid, _flow(crops[i - k], crops[i + k]))
+        curve[i] = np.sort(blocks)[::-1][:top].mean()
     return curve
 
 
 def spot_runs(curve: np.ndarray, p: float, k: int) -> list[tuple[int, int]]:
-    """Runs of frames above mean + p (max - mean), shifted back by k/2: (first, last) frame indices."""
-    valid = curve[k:] if len(curve) > k else curve
-    if valid.size == 0:
+    """Runs of frames whose contrast C(i) = F(i) - (F(i-m) + F(i+m)) / 2, m = k-1, exceeds
+    mean(C) + p (max(C) - mean(C)): (first, last) frame indices."""
+    m = max(k - 1, 1)
+    first, last = k + m, len(curve) - k - m
+    if last <= first:
         return []
-    threshold = valid.mean() + p * (valid.max() - valid.mean())
-    above = np.concatenate([[False], curve > threshold, [False]])
+    frames = np.arange(first, last)
+    contrast = curve[frames] - (curve[frames - m] + curve[frames + m]) / 2.0
+    threshold = contrast.mean() + p * (contrast.max() - contrast.mean())
+    above = np.concatenate([[False], contrast > threshold, [False]])
     starts = np.flatnonzero(~above[:-1] & above[1:])
     ends = np.flatnonzero(above[:-1] & ~above[1:]) - 1
-    shift = k // 2
-    return [(max(0, int(s) - shift), max(0, int(e) - shift)) for s, e in zip(starts, ends)]
+    return [(int(frames[s]), int(frames[e])) for s, e in zip(starts, ends)]
 
 
 def mdmd_spot(crops: list[np.ndarray], fps: float, config: MdmdConfig | None = None
               ) -> list[tuple[int, int, str]]:
     """(onset frame, offset frame, MICRO|MACRO) for one video of aligned grey crops."""
     config = config or MdmdConfig()
-    micro_max_frames = config.micro_max_s * fps
     intervals = []
-    micro_k = max(1, int(round(config.micro_k_s * fps)))
-    for onset, offset in spot_runs(mdmd_feature_curve(crops, micro_k, config.grid), config.p, micro_k):
-        if offset - onset + 1 <= micro_max_frames:
-            intervals.append((onset, offset, MICRO))
-    macro_k = max(1, int(round(config.macro_k_s * fps)))
-    for onset, offset in spot_runs(mdmd_feature_curve(crops, macro_k, config.grid), config.p, macro_k):
-        if offset - onset + 1 > micro_max_frames:
-            intervals.append((onset, offset, MACRO))
+    for k_s, kind in ((config.micro_k_s, MICRO), (config.macro_k_s, MACRO)):
+        k = max(1, int(round(k_s * fps)))
+        intervals += [(a, b, kind) for a, b in spot_runs(mdmd_feature_curve(crops, k, config.grid), config.p, k)]
     return intervals
