@@ -40,6 +40,8 @@ FULL_SCALE_DISPLACEMENT = 0.15
 MIN_NOISE_PX = 0.02
 BLINK_MARGIN_S = 0.1
 END_SMOOTHING_S = 0.04
+MIN_EVENT_S = 0.04  # 1/25 s, the shortest micro-expression
+LID_DOMINANCE = 1.5
 
 
 def _event_level(z: np.ndarray, active: np.ndarray) -> float:
@@ -187,7 +189,10 @@ class MieSpotter:
         if track.noise is None:
             track.noise = np.maximum(magnitude, MIN_NOISE_PX)
         z = magnitude / track.noise
-        brows_unreliable = eyes_busy or reference.blink
+        eye_z, brow_z = z[_EYE_MASK].max(), z[_BROW_MASK].max()
+        # an eyelid moving much more than the brows is a blink starting before the eye aspect ratio shows it
+        lids_dominate = eye_z >= self.config.threshold_sigma and eye_z > LID_DOMINANCE * brow_z
+        brows_unreliable = eyes_busy or reference.blink or lids_dominate
         allowed = ~_EYE_MASK & ~(_BROW_MASK if brows_unreliable else np.zeros_like(_BROW_MASK))
         candidate = float(z[allowed].max())
         track.history.append(_Record(stamp_ns, z, motion, candidate, brows_unreliable, au))
@@ -307,6 +312,9 @@ class MieSpotter:
         peak_motion = np.max([np.linalg.norm(r.motion, axis=1) for r in inside], axis=0)
         intensity = float(min(1.0, peak_motion[moved].max() / (FULL_SCALE_DISPLACEMENT * interocular)))
         duration_s = (offset_ns - onset_ns) * 1e-9
+        frame_s = (history[-1].stamp_ns - history[-2].stamp_ns) * 1e-9 if len(history) > 1 else 0.0
+        if duration_s + frame_s < MIN_EVENT_S:
+            return None  # shorter than any facial movement: a noise spike
         kind = "MICRO" if duration_s <= c.micro_max_s and intensity < c.macro_intensity else "MACRO"
         confidence = float(1.0 - 0.5 * np.exp(-(track.peak_z - c.threshold_sigma) / c.threshold_sigma))
         return MicroExpressionEvent(
