@@ -330,8 +330,11 @@ class MieSpotter:
             during = [r.au for r in inside if r.au is not None]
             if before and during:
                 rise = np.max(during, axis=0) - np.mean(before, axis=0)
-                return tuple(n for n, d in zip(track.au_numbers, rise) if d >= self.config.au_delta
-                             and n != BLINK_AU)
+                moved_units = tuple(n for n, d in zip(track.au_numbers, rise) if d >= self.config.au_delta
+                                    and n != BLINK_AU)
+                if moved_units:
+                    return moved_units
+        # no action units given, or none rose enough (small movements barely move the blendshapes)
         units: set[int] = set()
         for i in np.flatnonzero(moved):
             units.update(_direction_action_units(REGION_NAMES[i], apex.motion[i]))
