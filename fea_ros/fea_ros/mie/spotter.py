@@ -99,6 +99,7 @@ class _Record:
     candidate_z: float  # max z over the regions allowed to start an event in this frame
     blink: bool
     au: np.ndarray | None
+    common: float = 0.0  # how far the median channel rose above its noise level
 
 
 @dataclass
@@ -194,8 +195,11 @@ class MieSpotter:
         lids_dominate = eye_z >= self.config.threshold_sigma and eye_z > LID_DOMINANCE * brow_z
         brows_unreliable = eyes_busy or reference.blink or lids_dominate
         allowed = ~_EYE_MASK & ~(_BROW_MASK if brows_unreliable else np.zeros_like(_BROW_MASK))
-        candidate = float(z[allowed].max())
-        track.history.append(_Record(stamp_ns, z, motion, candidate, brows_unreliable, au))
+        # a disturbance of the whole face (a blink shifting the mesh, a fast head shift) raises every channel;
+        # only what a channel rises above that common level counts
+        common = max(0.0, float(np.median(z[~_EYE_MASK])) - 1.0)
+        candidate = float(z[allowed].max()) - common
+        track.history.append(_Record(stamp_ns, z, motion, candidate, brows_unreliable, au, common))
         warm = (stamp_ns - track.first_ns) * 1e-9 >= self.config.warmup_s
         if track.frozen is None:
             self._learn_noise(track, magnitude, z, stamp_ns)
@@ -206,7 +210,7 @@ class MieSpotter:
                 track.peak_z = 0.0
                 track.level = None
                 track.raw_below_ns = None
-                track.active = allowed & (z >= self.config.threshold_sigma)
+                track.active = allowed & (z - common >= self.config.threshold_sigma)
             return []
         return self._follow(face_id, track, stamp_ns)
 
@@ -252,7 +256,7 @@ class MieSpotter:
         c = self.config
         current = track.history[-1]
         if not current.blink:
-            track.active |= (current.z >= c.threshold_sigma) & ~_EYE_MASK
+            track.active |= (current.z - current.common >= c.threshold_sigma) & ~_EYE_MASK
         # only the channels that moved decide when the movement is over: the maximum of all the others
         # would keep crossing a low level by chance
         level = _event_level(current.z, track.active)
@@ -302,7 +306,7 @@ class MieSpotter:
         apex = max(inside, key=lambda r: r.z[active].max())
         margin_ns = int(BLINK_MARGIN_S * 1e9)
         near_blink = any(r.blink for r in history if onset_ns - margin_ns <= r.stamp_ns <= offset_ns + margin_ns)
-        below_eyes = np.max([r.z for r in inside], axis=0)[~_EYE_MASK & ~_BROW_MASK]
+        below_eyes = np.max([r.z - r.common for r in inside], axis=0)[~_EYE_MASK & ~_BROW_MASK]
         if near_blink and not (below_eyes >= c.threshold_sigma).any():
             return None  # brow motion next to a blink: the eyelid pulling on the brow, not an expression
         moved_names = {r for i in np.flatnonzero(active) for r in CHANNEL_REGIONS[i]}
