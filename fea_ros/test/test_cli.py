@@ -113,7 +113,8 @@ def test_bench_prints_stage_table_for_a_short_run(capsys):
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2] == "8"  # frames timed
     assert float(cells[4]) > 0  # fps
-    assert float(cells[9]) > 50  # peak RSS in MB: the models are loaded
+    assert float(cells[8]) >= float(cells[9]) >= 0  # leaving out the MiE stage cannot add overhead
+    assert float(cells[10]) > 50  # peak RSS in MB: the models are loaded
     for stage in ("detect", "landmarks", "expression"):
         assert any(line.startswith(f"| {stage} |") for line in out.splitlines())
 

@@ -32,6 +32,9 @@ RSS_TARGET_MB = 600.0
 
 def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, metavar="N", help="ONNX Runtime threads (default 1)")
+    parser.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "tensorrt", "auto"),
+                        help="inference backend (tensorrt: prebuild the engines first with 'fea-ros engines build')")
+    parser.add_argument("--precision", default="fp16", choices=("fp32", "fp16", "int8"), help="TensorRT precision")
     parser.add_argument("--markdown", action="store_true", help="print the results as BENCHMARKS.md tables")
     parser.add_argument("--clips", default=",".join(CLIPS), help=f"comma-separated subset of {', '.join(CLIPS)}")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of full, fast")
@@ -125,7 +128,8 @@ class _NetworkClock:
         self.calls.clear()
 
 
-def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_frames: int | None) -> dict[str, Any]:
+def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_frames: int | None,
+            backend: str = "onnxruntime", precision: str = "fp16") -> dict[str, Any]:
     """One (clip, configuration) run; called in a fresh process so ru_maxrss is this run's peak."""
     import resource
     import time
@@ -139,6 +143,8 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
 
     config = PipelineConfig.fast() if config_name == "fast" else PipelineConfig()
     config.inference.threads = threads
+    config.inference.backend = backend
+    config.inference.precision = precision
     pipeline = Pipeline(config)
     clock = _NetworkClock(_find_engines(pipeline))
 
@@ -225,6 +231,15 @@ class Row:
         network = self.data["network_ms_total"]
         return None if network is None else 100.0 * (self.total_ms - network) / self.total_ms
 
+    @property
+    def overhead_without_mie_pct(self) -> float | None:
+        """Time outside the networks, leaving out the MiE spotter (a stage with no network at all)."""
+        network = self.data["network_ms_total"]
+        if network is None:
+            return None
+        total = self.total_ms - sum(self.data["stages_ms"].get("mie", []))
+        return 100.0 * (total - network) / total if total > 0 else None
+
     def target(self) -> str:
         goal = FPS_TARGETS.get((self.clip, self.config))
         return "-" if goal is None else f">= {goal:.0f} fps: {'met' if self.fps >= goal else 'MISSED'}"
@@ -232,16 +247,19 @@ class Row:
 
 def _summary_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
     header = ["clip", "config", "frames", "faces/frame", "fps", "e2e median ms", "e2e p95 ms",
-              "networks ms/frame", "overhead %", "peak RSS MB", "target"]
+              "networks ms/frame", "overhead %", "overhead % w/o MiE", "peak RSS MB", "target"]
     body = []
     for row in rows:
         e2e = _stats(row.data["end_to_end_ms"])
         network = row.data["network_ms_total"]
         overhead = row.overhead_pct
+        overhead_without_mie = row.overhead_without_mie_pct
         body.append([row.clip, row.config, str(row.data["frames"]), f"{row.data['faces_per_frame']:.2f}",
                      f"{row.fps:.1f}", f"{e2e.median_ms:.2f}", f"{e2e.p95_ms:.2f}",
                      "n/a" if network is None else f"{network / row.data['frames']:.2f}",
-                     "n/a" if overhead is None else f"{overhead:.1f}", f"{row.data['peak_rss_mb']:.0f}",
+                     "n/a" if overhead is None else f"{overhead:.1f}",
+                     "n/a" if overhead_without_mie is None else f"{overhead_without_mie:.1f}",
+                     f"{row.data['peak_rss_mb']:.0f}",
                      row.target()])
     return header, body
 
@@ -290,9 +308,9 @@ def _format(header: list[str], body: list[list[str]], markdown: bool) -> str:
     return "\n".join(lines + ["  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in body])
 
 
-def report(rows: list[Row], threads: int, markdown: bool) -> str:
-    parts = [machine_line(), f"640x480, {threads} ONNX Runtime thread(s) per network, "
-             "frames decoded outside the timed region"]
+def report(rows: list[Row], threads: int, markdown: bool, backend: str = "onnxruntime") -> str:
+    engine = f"{threads} ONNX Runtime thread(s) per network" if backend == "onnxruntime" else f"backend {backend}"
+    parts = [machine_line(), f"640x480, {engine}, frames decoded outside the timed region"]
     if markdown:
         parts = [f"- {p}" for p in parts]
     parts += ["", _format(*_summary_rows(rows), markdown), "", _format(*_stage_rows(rows), markdown)]
@@ -300,7 +318,8 @@ def report(rows: list[Row], threads: int, markdown: bool) -> str:
         parts += ["", _format(*_network_rows(rows), markdown)]
     if rows and rows[0].data["network_ms_total"] is not None:
         parts += ["", "networks ms/frame: wall time inside Engine.run; overhead %: share of the end-to-end time "
-                  "spent outside the networks (pre/post-processing, tracking, smoothing, Python)"]
+                  "spent outside the networks (pre/post-processing, tracking, smoothing, MiE spotting, Python); "
+                  "w/o MiE: the same without the MiE spotter stage, which runs no network"]
     parts.append(f"peak RSS: ru_maxrss of the process that ran that row (target <= {RSS_TARGET_MB:.0f} MB)")
     return "\n".join(parts)
 
@@ -335,7 +354,8 @@ def bench_command(args: argparse.Namespace) -> int:
             raise InputError(f"sample clip {path} is missing; make it with 'python fea_ros/scripts/make_sample.py'")
         for config in configs:
             with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-                data = pool.submit(measure, str(path), config, args.threads, args.warmup, args.max_frames).result()
+                data = pool.submit(measure, str(path), config, args.threads, args.warmup, args.max_frames,
+                                   args.backend, args.precision).result()
             rows.append(Row(clip, config, data))
-    print(report(rows, args.threads, args.markdown))
+    print(report(rows, args.threads, args.markdown, args.backend))
     return 0
