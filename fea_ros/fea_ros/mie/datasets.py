@@ -28,6 +28,7 @@ from typing import Callable, Iterable
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from fea_ros.core.types import ActionUnits, Landmarks
 from fea_ros.mie.errors import DatasetLayoutError
@@ -168,7 +169,7 @@ def spot_frames(frames: Iterable[Path], fps: float, spotter: MieSpotter, analyse
     """Run the spotter over a frame sequence; intervals in the sequence's frame numbers (inclusive)."""
     spotter.reset()
     intervals = []
-    for i, path in enumerate(frames):
+    for i, path in enumerate(tqdm(list(frames), desc=video, unit="frame", leave=False)):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise DatasetLayoutError(f"{path} cannot be decoded as an image")
