@@ -43,6 +43,7 @@ setup(
             "tflite2onnx==0.4.1",
             "tflite==2.18.0",
             "ai-edge-litert==2.3.0",
+            "openpyxl>=3.1",
             "torch==2.13.0",
         ],
     },
