@@ -8,7 +8,7 @@ import pytest
 from core_scenes import Placement, astronaut_bgr, box_centre, render
 from fea_ros.core.config import PipelineConfig
 from fea_ros.core.errors import ConfigError, InputError
-from fea_ros.core.pipeline import STAGES, Pipeline
+from fea_ros.core.pipeline import STAGES, Pipeline, covered_fractions
 from fea_ros.core.types import Frame
 
 FRAME_NS = 33_333_333
@@ -151,3 +151,37 @@ def test_max_faces_also_holds_for_faces_followed_without_the_detector():
     results = frames(pipeline, [two] * 12)
     assert all(len(r.faces) <= 1 for r in results)
     assert {f.face_id for r in results for f in r.faces} == {"f1"}
+
+
+def test_covered_fractions_measure_how_much_of_each_box_another_face_hides():
+    big = np.array([0.0, 0.0, 100.0, 100.0])
+    small = np.array([80.0, 80.0, 120.0, 120.0])  # a quarter of it lies inside big
+    apart = np.array([300.0, 300.0, 350.0, 350.0])
+    assert covered_fractions([big, small, apart]) == pytest.approx([400 / 10000, 400 / 1600, 0.0])
+    assert covered_fractions([big]) == [0.0]
+
+
+def _sample_events(occlusion_overlap: float) -> tuple[list, int]:
+    from fea_ros.core.inputs import VideoFileSource
+    from test_cli import SAMPLES
+
+    config = PipelineConfig()
+    config.mie.occlusion_overlap = occlusion_overlap
+    pipeline = Pipeline(config)
+    events, overlapped = [], 0
+    with VideoFileSource(SAMPLES / "faces3.mp4") as source:
+        for frame in source:
+            result = pipeline.process(frame)
+            events += result.events
+            covered = covered_fractions([face.box for face in result.faces])
+            overlapped += any(c > config.mie.occlusion_overlap for c in covered)
+    return events, overlapped
+
+
+def test_a_face_hidden_by_another_is_not_measured_by_the_spotter():
+    """In the three-face sample one man walks in front of another; nobody's face moves, so no event."""
+    events, overlapped = _sample_events(PipelineConfig().mie.occlusion_overlap)
+    assert overlapped >= 1  # the clip does contain the occlusion this is about
+    assert events == []
+    unguarded, _ = _sample_events(1.01)  # the guard off: the crossing itself looks like a movement
+    assert unguarded and all(event.face_id == unguarded[0].face_id for event in unguarded)

@@ -68,6 +68,7 @@ class MieConfig:
     blink_ear_ratio: float = 0.75  # eye aspect ratio below this fraction of its baseline = blink
     au_delta: float = 0.1  # an action unit "moved" when its intensity rose this much during the event
     crop_px: int = 128  # side of the aligned face crop
+    occlusion_overlap: float = 0.1  # a face whose box another face covers this much is not measured (restarts)
 
 
 @dataclass

@@ -198,7 +198,12 @@ class Pipeline:
         start = clock()
         events = []
         if self.mie is not None:
-            for face in faces:
+            covered = covered_fractions([face.box for face in faces])
+            for face, fraction in zip(faces, covered):
+                if fraction > self.config.mie.occlusion_overlap:
+                    # another face in front changes the pixels without any facial movement
+                    self.mie.drop(face.face_id)
+                    continue
                 events.extend(self.mie.update(face.face_id, frame.stamp_ns, image, face.landmarks,
                                               face.action_units))
         timings["mie"] = (clock() - start) * 1e3
@@ -256,3 +261,17 @@ class Pipeline:
             del self._faces[track_id]
             if self.mie is not None:
                 self.mie.drop(track_id)
+
+
+def covered_fractions(boxes: list[np.ndarray]) -> list[float]:
+    """For each (x0, y0, x1, y1) box, the largest share of its area that any other box overlaps."""
+    covered = [0.0] * len(boxes)
+    for i, a in enumerate(boxes):
+        area = max(1e-9, float((a[2] - a[0]) * (a[3] - a[1])))
+        for j, b in enumerate(boxes):
+            if i != j:
+                width = min(a[2], b[2]) - max(a[0], b[0])
+                height = min(a[3], b[3]) - max(a[1], b[1])
+                if width > 0 and height > 0:
+                    covered[i] = max(covered[i], float(width * height) / area)
+    return covered

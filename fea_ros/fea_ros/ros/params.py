@@ -73,6 +73,7 @@ _PIPELINE_DOCS: dict[str, tuple[str, tuple[str, ...], float | None, float | None
     "mie.micro_max_s": ("movements up to this long (and below mie.macro_intensity) are MICRO (s)", (), 0.04, 2.0),
     "mie.macro_intensity": ("movement intensity at or above which an event is MACRO", (), 0.0, 1.0),
     "mie.crop_px": ("side of the aligned face crop the spotter works on (pixels)", (), 32, 512),
+    "mie.occlusion_overlap": ("a face whose box another face's box covers by this fraction is not measured; its spotter restarts", (), 0.0, 1.0),
     "inference.backend": ("inference backend: onnxruntime, tensorrt (Jetson / NVIDIA GPU) or auto (TensorRT when usable)", ("onnxruntime", "tensorrt", "auto"), None, None),
     "inference.precision": ("TensorRT precision", ("fp32", "fp16", "int8"), None, None),
     "inference.threads": ("ONNX Runtime intra-op threads per network", (), 1, 64),
