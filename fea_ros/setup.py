@@ -52,7 +52,6 @@ setup(
     maintainer_email="fea-ros@users.noreply.github.com",
     description="Facial expression perception for ROS 2: faces, macro-expressions, action units, micro-expression spotting.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "fea-ros = fea_ros.cli:main",
