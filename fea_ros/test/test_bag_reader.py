@@ -156,6 +156,10 @@ def test_missing_or_broken_bag_folders_raise_bag_errors(tmp_path):
     (tmp_path / "junk" / "metadata.yaml").write_text("this: [is not rosbag2 metadata\n")
     with pytest.raises(BagError, match="cannot open bag"):
         BagImageReader(tmp_path / "junk").open()
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.png").write_bytes(b"not a bag")
+    with pytest.raises(BagError, match="cannot open bag.*metadata.yaml"):
+        BagImageReader(tmp_path / "images").open()
 
 
 def test_a_humble_recording_without_message_definitions_is_read(tmp_path):

@@ -103,8 +103,8 @@ class BagImageReader:
     def open(self) -> None:
         if not self.path.exists():
             raise BagError(f"no bag at '{self.path}'; give the rosbag2 folder (the one holding metadata.yaml)")
-        reader = AnyReader([self.path], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
         try:
+            reader = AnyReader([self.path], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
             reader.open()
         except Exception as exc:  # rosbags raises several types for unreadable bags; all mean the same here
             raise BagError(f"cannot open bag '{self.path}': {exc}; check it is a rosbag2 folder "
