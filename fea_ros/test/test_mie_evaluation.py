@@ -88,6 +88,22 @@ def test_bad_rows_name_the_problem(tmp_path):
         read_intervals(path)
 
 
+def test_a_file_that_is_not_an_interval_table_is_refused_not_read_as_empty(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text("not an interval file\n")
+    with pytest.raises(SpottingFormatError, match="header lacks video, onset, offset, type"):
+        read_intervals(path)
+    path.write_text("")
+    with pytest.raises(SpottingFormatError, match="header lacks"):
+        read_intervals(path)
+    path.write_text("video,onset,offset,type\n")
+    assert read_intervals(path) == []
+    lines = tmp_path / "pred.jsonl"
+    lines.write_text('{"video": "v", "onset": 1, "offset": 2, "type": "micro"}\n[1, 2]\n')
+    with pytest.raises(SpottingFormatError, match=":2: not a JSON object"):
+        read_intervals(lines)
+
+
 def test_evaluate_command_prints_the_table_and_json(tmp_path, capsys):
     import json
 

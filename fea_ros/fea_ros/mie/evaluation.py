@@ -152,12 +152,22 @@ def read_intervals(path: str | Path) -> list[Interval]:
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    row = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise SpottingFormatError(f"{path}:{number}: not a JSON object ({exc.msg})") from exc
+                if not isinstance(row, dict):
+                    raise SpottingFormatError(f"{path}:{number}: not a JSON object; each line needs "
+                                              "video, onset, offset, type")
+                rows.append(row)
     else:
         with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            # a header-only file is an empty interval list; a file without that header is a wrong file
+            missing = [k for k in ("video", "onset", "offset", "type") if k not in (reader.fieldnames or [])]
+            if missing:
+                raise SpottingFormatError(f"{path}: the CSV header lacks {', '.join(missing)}; the first line "
+                                          "must name the columns video,onset,offset,type")
     intervals = []
     for number, row in enumerate(rows, 1):
         missing = [k for k in ("video", "onset", "offset", "type") if k not in row]
