@@ -51,3 +51,17 @@ def test_verify_without_a_manifest_is_a_clear_error(tmp_path) -> None:
     args = parse(["models", "--models-dir", str(tmp_path), "verify"])
     with pytest.raises(ModelError, match="manifest.json"):
         args.func(args)
+
+
+def test_verify_with_a_corrupt_manifest_is_a_clear_error(tmp_path) -> None:
+    from fea_ros.inference.errors import ModelError
+
+    copy = tmp_path / "models"
+    shutil.copytree(MODELS_DIR, copy)
+    (copy / "manifest.json").write_text('{"models": [{"name": ')
+    args = parse(["models", "--models-dir", str(copy), "verify"])
+    with pytest.raises(ModelError, match="cannot be read as a model manifest.*build_models.py"):
+        args.func(args)
+    (copy / "manifest.json").write_text('{"files": []}')
+    with pytest.raises(ModelError, match="cannot be read as a model manifest"):
+        args.func(args)

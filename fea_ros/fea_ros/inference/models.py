@@ -67,9 +67,16 @@ class Manifest:
 
     def __init__(self, directory: Path | str | None = None) -> None:
         self.directory = models_dir(directory)
-        with open(self.directory / "manifest.json", encoding="utf-8") as handle:
-            data = json.load(handle)
-        self.entries = {m["name"]: ModelEntry(**m) for m in data["models"]}
+        manifest_path = self.directory / "manifest.json"
+        try:
+            with open(manifest_path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            self.entries = {m["name"]: ModelEntry(**m) for m in data["models"]}
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ModelError(
+                f"{manifest_path} cannot be read as a model manifest ({type(exc).__name__}: {exc}); "
+                "restore it from the source checkout (git checkout fea_ros/models/manifest.json) or "
+                "rebuild all models with 'python fea_ros/scripts/build_models.py'") from exc
 
     def entry(self, name: str) -> ModelEntry:
         if name not in self.entries:
