@@ -30,10 +30,9 @@ SAMPLE = MODELS_DIR.parent / "samples" / "faces3.mp4"
 
 
 def shipped(name: str) -> dict:
-    """The manifest entry of a model, or a skip while that model is not shipped yet."""
+    """The manifest entry of a shipped model (every model these tests name ships)."""
     entry = next((m for m in MANIFEST if m["name"] == name), None)
-    if entry is None:
-        pytest.skip(f"model {name} is not in models/manifest.json yet")
+    assert entry is not None, f"model {name} is not in models/manifest.json"
     return entry
 
 
@@ -108,8 +107,7 @@ def test_fp32_matches_onnxruntime(entry: dict, tmp_path: Path) -> None:
     from fea_ros.inference.onnxruntime_engine import OnnxRuntimeEngine
 
     inputs = real_inputs(entry)
-    if inputs is None:
-        pytest.skip(f"no real input recipe for {entry['name']}'s input {entry['inputs']}")
+    assert inputs is not None, f"no real input recipe for {entry['name']}'s input {entry['inputs']}"
     reference = OnnxRuntimeEngine(MODELS_DIR / entry["file"], use_cuda=False).run(inputs)
     engine = trt_engine(entry["name"], tmp_path)
     assert engine.input_shapes == {i["name"]: tuple(d if isinstance(d, int) else -1 for d in i["shape"])
@@ -172,8 +170,7 @@ def test_fp16_pipeline_agrees_with_onnxruntime_on_the_sample(tmp_path: Path) -> 
     from fea_ros.core.pipeline import Pipeline
     from fea_ros.core.types import Frame
 
-    if not SAMPLE.is_file():
-        pytest.skip(f"sample clip {SAMPLE} is missing")
+    assert SAMPLE.is_file(), f"sample clip {SAMPLE} is missing"
     results = {}
     for backend in ("onnxruntime", "tensorrt"):
         config = PipelineConfig()
