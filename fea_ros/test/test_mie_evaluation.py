@@ -62,6 +62,15 @@ def test_mae_mie_split_and_overall_pooling_and_video_separation():
     assert s.macro.f1 == pytest.approx(2 / 3) and s.micro.f1 == pytest.approx(2 * 1 / (3 + 2))
 
 
+@pytest.mark.parametrize("iou", [0.0, -0.5, 1.5])
+def test_an_iou_threshold_outside_0_1_is_refused(iou):
+    from fea_ros.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="outside \\(0, 1\\]"):
+        evaluate([Interval("v", 0, 1, MICRO)], [Interval("v", 0, 1, MICRO)], iou)
+    assert evaluate([Interval("v", 0, 1, MICRO)], [Interval("v", 0, 1, MICRO)], 1.0).micro.tp == 1
+
+
 def test_empty_predictions_score_zero():
     s = evaluate([], [Interval("v", 0, 1, MICRO)])
     assert s.micro.f1 == 0.0 and s.micro.fn == 1 and s.macro.f1 == 0.0

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from fea_ros.core.errors import ConfigError
 from fea_ros.mie.errors import SpottingFormatError
 
 MICRO = "MICRO"
@@ -123,6 +124,8 @@ def count_true_positives(pred: list[tuple[float, float]], gt: list[tuple[float, 
 
 def evaluate(predictions: list[Interval], truths: list[Interval], iou_threshold: float = 0.5,
              inclusive_frames: bool = False) -> SpottingScores:
+    if not 0.0 < iou_threshold <= 1.0:
+        raise ConfigError(f"IoU threshold {iou_threshold} is outside (0, 1]; the MEGC protocol uses 0.5 (--iou 0.5)")
     counts = {}
     for kind in TYPES:
         by_video_pred: dict[str, list[tuple[float, float]]] = defaultdict(list)
