@@ -4,9 +4,10 @@
     ros2 launch fea_ros pipeline.launch.py camera_topic:=/cam_left/image_raw namespace:=cam_left
     ros2 launch fea_ros pipeline.launch.py bag:=/path/to/bag camera_topic:=/camera/image_raw
 
-launch_ros's LifecycleNode has no autostart on Humble and Jazzy, so this file emits the lifecycle
+launch_ros's LifecycleNode has no autostart on Humble and early Jazzy releases (its `autostart`
+argument arrived with launch_ros 0.26.7, ros2/launch_ros#430), so this file emits the lifecycle
 ChangeState events itself (configure at start, activate on reaching 'inactive'), as ros2/launch_ros's
-lifecycle examples do. Arguments left empty keep the params file's value.
+lifecycle examples do; that works with every release. Arguments left empty keep the params file's value.
 """
 import os
 
