@@ -17,7 +17,15 @@ from fea_ros.mie.synthetic import Movement
 
 from test_mie_spotter import astronaut_mesh, make_clip  # noqa: F401  (module fixture and clip maker)
 
-openpyxl = pytest.importorskip("openpyxl", reason="the label sheets are .xlsx workbooks")
+
+
+def openpyxl_module():
+    """openpyxl, or a skip of the test that writes an .xlsx sheet.
+
+    Not a module-level importorskip: launch_testing's pytest plugin (colcon test) imports every test module
+    while collecting and a module-level skip there skips the whole test folder.
+    """
+    return pytest.importorskip("openpyxl", reason="the label sheets are .xlsx workbooks")
 
 #: one macro-expression in frames 46..75 of a 30 fps clip (1.5 s .. 2.5 s)
 MACRO_MOVE = Movement("lip_corner_pull", 1.5, 1.8, 2.5, 9.0, "MACRO", hold_s=0.2)
@@ -28,7 +36,7 @@ def write_casme2(root, frames) -> None:
     folder.mkdir(parents=True)
     for i, (image, _) in enumerate(frames, 1):
         cv2.imwrite(str(folder / f"img{i}.jpg"), image)
-    book = openpyxl.Workbook()
+    book = openpyxl_module().Workbook()
     codes = book.active
     codes.title = "CASFEcode_final"
     codes.append([1, "disgust1_1", 46, 55, 75, "12", "disgust", "macro-expression", "disgust"])
@@ -71,7 +79,7 @@ def write_sammlv(root, frames, as_csv: bool) -> None:
         with (root / "SAMM_LongVideos.csv").open("w", newline="") as handle:
             csv.writer(handle).writerows(metadata + [header] + rows)
         return
-    book = openpyxl.Workbook()
+    book = openpyxl_module().Workbook()
     sheet = book.active
     for row in metadata + [header] + rows:
         sheet.append(row)

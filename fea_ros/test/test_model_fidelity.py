@@ -11,12 +11,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import onnxruntime as ort  # an install requirement: missing means broken, not skipped
 import pytest
 
 from model_fidelity_support import (FACE_BOXES, FIXTURES_DIR, MODELS_DIR, art, artefact_member, letterbox, load_image,
                                     square_crop)
-
-ort = pytest.importorskip("onnxruntime")
 
 IMAGES = ("astronaut", "messi5")
 
