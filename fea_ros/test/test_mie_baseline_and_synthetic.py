@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fea_ros.mie.baseline_mdmd import block_main_direction_means, spot_runs
+from fea_ros.mie.baseline_mdmd import MdmdConfig, block_main_direction_means, runs_of_length, spot_runs
 from fea_ros.mie.synthetic import EXPRESSION_ACTIONS, Movement, plan_clip
 
 
@@ -28,6 +28,16 @@ def test_spot_runs_finds_the_apex_bumps_of_the_contrast_curve():
     runs = spot_runs(curve, p=0.5, k=10)
     assert runs == [(100, 103)]
     assert spot_runs(np.zeros(15), p=0.5, k=10) == []
+
+
+def test_runs_are_kept_only_at_the_lengths_the_mdmd_evaluation_keeps():
+    runs = [(0, 5), (10, 16), (20, 35), (40, 56), (60, 200)]  # 6, 7, 16, 17 and 141 frames
+    config = MdmdConfig()
+    assert runs_of_length(runs, 30.0, config.micro_min_s, config.micro_max_s) == [(10, 16), (20, 35)]
+    assert runs_of_length(runs, 30.0, config.macro_min_s, float("inf")) == [(40, 56), (60, 200)]
+    # in seconds: at 100 fps a MiE run must last 24-53 frames
+    assert runs_of_length([(0, 22), (0, 23), (0, 52), (0, 53)], 100.0, config.micro_min_s,
+                          config.micro_max_s) == [(0, 23), (0, 52)]
 
 
 def test_movement_profile_rises_holds_and_falls():

@@ -7,7 +7,9 @@ the vectors of the fullest quadrant (the block's main direction) the difference 
 is taken - large when frame i is the apex of a movement that is over by i+k; a block's value is the mean of
 the top third of those differences, the frame's feature F(i) the mean of the top third of the blocks. The
 contrast C(i) = F(i) - (F(i-m) + F(i+m)) / 2 with m = k-1 is thresholded at T = mean(C) + p (max(C) - mean(C));
-runs of frames above T are the intervals. It runs twice, with the MiE k (CAS(ME)^2: 12 frames at 30 fps =
+runs of frames above T are the intervals, kept only when their length fits the class (the original's
+delete_short/delete_long in MDMD_results/result_helper.py: 7-16 frames for MiE, 17 or more for MaE on
+CAS(ME)^2 at 30 fps, here in seconds). It runs twice, with the MiE k (CAS(ME)^2: 12 frames at 30 fps =
 0.4 s) giving MiE intervals and with the MaE k (39 frames = 1.3 s) giving MaE intervals; k is converted from
 seconds to frames, so the same settings serve any frame rate.
 
@@ -28,7 +30,10 @@ from fea_ros.mie.evaluation import MACRO, MICRO
 class MdmdConfig:
     micro_k_s: float = 0.4  # 12 frames at 30 fps
     macro_k_s: float = 1.3  # 39 frames at 30 fps
-    p: float = 0.05  # threshold position between mean and max of the contrast curve (best overall F1 on seed 1)
+    p: float = 0.01  # threshold position between mean and max of the contrast curve (best overall F1 on seed 1)
+    micro_min_s: float = 7 / 30  # MiE runs shorter than this are dropped (7 frames at 30 fps)
+    micro_max_s: float = 16 / 30  # ... and longer than this (16 frames)
+    macro_min_s: float = 17 / 30  # MaE runs shorter than this are dropped (17 frames)
     grid: int = 6
 
 
@@ -90,7 +95,16 @@ def mdmd_spot(crops: list[np.ndarray], fps: float, config: MdmdConfig | None = N
     """(onset frame, offset frame, MICRO|MACRO) for one video of aligned grey crops."""
     config = config or MdmdConfig()
     intervals = []
+    lengths = {MICRO: (config.micro_min_s, config.micro_max_s), MACRO: (config.macro_min_s, float("inf"))}
     for k_s, kind in ((config.micro_k_s, MICRO), (config.macro_k_s, MACRO)):
         k = max(1, int(round(k_s * fps)))
-        intervals += [(a, b, kind) for a, b in spot_runs(mdmd_feature_curve(crops, k, config.grid), config.p, k)]
+        shortest, longest = lengths[kind]
+        runs = spot_runs(mdmd_feature_curve(crops, k, config.grid), config.p, k)
+        intervals += [(a, b, kind) for a, b in runs_of_length(runs, fps, shortest, longest)]
     return intervals
+
+
+def runs_of_length(runs: list[tuple[int, int]], fps: float, shortest_s: float, longest_s: float
+                   ) -> list[tuple[int, int]]:
+    """The (first, last) frame runs lasting shortest_s..longest_s, counted in frames as the original does."""
+    return [(a, b) for a, b in runs if shortest_s * fps - 1e-6 <= b - a + 1 <= longest_s * fps + 1e-6]
