@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fea_ros.cli import main
+from fea_ros.core.inputs import VideoFileSource
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -29,14 +30,8 @@ def read_jsonl(text: str) -> list[dict]:
 
 
 def read_video(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image)
-    return frames
+    with VideoFileSource(path) as source:
+        return [frame.image for frame in source]
 
 
 def test_run_on_the_three_face_clip_writes_every_output(tmp_path, capsys):
