@@ -26,6 +26,8 @@ import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+from fea_ros.core.inputs import VideoFileSource
+
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 IMAGE_TOPIC = "/camera/image_raw/compressed"
 INFO_TOPIC = "/camera/camera_info"
@@ -37,18 +39,10 @@ STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 
 
 def read_clip(path: Path) -> tuple[list[np.ndarray], float]:
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
+    if not path.is_file():
         raise SystemExit(f"cannot open {path}; make it with fea_ros/scripts/make_sample.py")
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image)
-    capture.release()
-    return frames, fps
+    with VideoFileSource(path) as source:
+        return [frame.image for frame in source], source.fps
 
 
 def camera_info(typestore, header, width: int, height: int):  # type: ignore[no-untyped-def]

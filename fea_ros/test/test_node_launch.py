@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 try:
-    import cv2
+    from fea_ros.core.inputs import VideoFileSource
     import launch_testing.actions
     import rclpy
     from ament_index_python.packages import get_package_share_directory
@@ -80,14 +80,8 @@ else:
             self.node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 50)
             publisher = self.node.create_publisher(Image, CAMERA_TOPIC, 10)
             bridge = CvBridge()
-            capture = cv2.VideoCapture(sample_clip())
-            frames = []
-            while True:
-                ok, image = capture.read()
-                if not ok:
-                    break
-                frames.append(image)
-            capture.release()
+            with VideoFileSource(sample_clip()) as source:
+                frames = [frame.image for frame in source]
             self.assertTrue(frames, "the sample clip has no frames")
 
             deadline = time.monotonic() + 120.0  # model loading on a slow CPU
