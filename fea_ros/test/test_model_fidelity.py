@@ -198,7 +198,7 @@ def test_facemesh_v2_and_blendshapes_see_the_astronaut_smile() -> None:
 
 def test_blendshapes_json_matches_the_pipeline_constants() -> None:
     """models/blendshapes.json (written by build_models) and core/action_units.py must name the same points."""
-    action_units = pytest.importorskip("fea_ros.core.action_units")
+    from fea_ros.core import action_units
     facts = json.loads((MODELS_DIR / "blendshapes.json").read_text(encoding="utf-8"))
     assert tuple(facts["landmark_subset"]) == tuple(action_units.BLENDSHAPE_LANDMARKS)
     assert tuple(facts["names"]) == tuple(action_units.BLENDSHAPE_NAMES)

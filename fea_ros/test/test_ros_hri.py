@@ -142,7 +142,7 @@ def test_publishers_follow_faces_as_they_come_and_go():
 
 
 def test_pupils_of_the_real_mesh_lie_inside_the_matching_eye():
-    pipeline_module = pytest.importorskip("fea_ros.core.pipeline", reason="core Pipeline not written yet")
+    from fea_ros.core import pipeline as pipeline_module
     skimage_data = pytest.importorskip("skimage.data")
     import cv2
 

@@ -181,18 +181,13 @@ def test_the_same_builder_fills_rclpy_style_classes_with_array_arrays():
 
 
 def test_messages_from_the_real_pipeline_on_the_astronaut():
-    pipeline_module = pytest.importorskip("fea_ros.core.pipeline", reason="core Pipeline not written yet")
     skimage_data = pytest.importorskip("skimage.data")
     import cv2
 
+    from fea_ros.core import pipeline as pipeline_module
     from fea_ros.core.types import Frame
 
-    from fea_ros.inference.errors import ModelError
-
-    try:
-        pipeline = pipeline_module.Pipeline()
-    except ModelError as error:  # the models engineer has not shipped every default model yet
-        pytest.skip(f"default models incomplete: {error}")
+    pipeline = pipeline_module.Pipeline()
     image = cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)
     result = None
     for index in range(4):  # tracks are reported after tracking.confirm_frames
