@@ -17,6 +17,8 @@ import numpy as np
 from fea_ros.core.image_msg import ImageMessageError, compressed_to_bgr, image_to_bgr
 from fea_ros.core.types import Frame
 
+#: depth cameras' encodings: converting them to grey would hide a wrong topic remapping
+DEPTH_ENCODINGS = ("16uc1", "32fc1")
 #: the largest image processed; a bigger one is rejected (it would hold hundreds of MB per copy)
 MAX_PIXELS = 7680 * 4320
 
@@ -25,9 +27,17 @@ def _stamp_ns(header: Any) -> int:
     return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
-def to_frame(msg: Any, compressed: bool) -> Frame:
-    """A Frame of ``msg`` (sensor_msgs/Image or CompressedImage); ImageMessageError names what is wrong."""
+def to_frame(msg: Any, compressed: bool, min_side_px: float = 20.0) -> Frame:
+    """A Frame of ``msg`` (sensor_msgs/Image or CompressedImage); ImageMessageError names what is wrong.
+
+    ``min_side_px`` is the smallest face the pipeline looks for (detection.min_face_px): a smaller image
+    cannot hold one.
+    """
     if not compressed:
+        if str(msg.encoding).strip().lower() in DEPTH_ENCODINGS:
+            raise ImageMessageError(
+                "depth_image", f"encoding '{msg.encoding}' is a depth image, which holds no face to analyse; "
+                "subscribe the node to the camera's colour or mono image topic (e.g. .../color/image_raw)")
         width, height = int(msg.width), int(msg.height)
         if width * height > MAX_PIXELS:
             raise ImageMessageError(
@@ -38,6 +48,10 @@ def to_frame(msg: Any, compressed: bool) -> Frame:
         raise ImageMessageError(
             "too_large", f"decoded image is {image.shape[1]}x{image.shape[0]} pixels, more than the node "
             "accepts; lower the camera resolution")
+    if min(image.shape[:2]) < min_side_px:
+        raise ImageMessageError(
+            "too_small", f"image is {image.shape[1]}x{image.shape[0]} pixels, too small to hold a face of "
+            f"detection.min_face_px ({min_side_px:g} px); check the camera resolution or binning")
     return Frame(image=np.ascontiguousarray(image), stamp_ns=_stamp_ns(msg.header), frame_id=str(msg.header.frame_id))
 
 

@@ -36,9 +36,11 @@ def choose_reliability(mode: str, publishers: list[Publisher]) -> str:
 
 
 def silence_report(topic: str, expected_type: str, reliability: str, seconds: float,
-                   names_and_types: list[tuple[str, list[str]]], publishers: list[Publisher]) -> str:
+                   names_and_types: list[tuple[str, list[str]]], publishers: list[Publisher],
+                   since_activation: bool = True) -> str:
     """One message for 'no image for ``seconds``': what the graph holds and what to change."""
-    head = f"no image on {topic} ({expected_type}, {reliability.replace('_', ' ')}) for {seconds:.0f} s since activation"
+    since = "since activation" if since_activation else "since the last one"
+    head = f"no image on {topic} ({expected_type}, {reliability.replace('_', ' ')}) for {seconds:.0f} s {since}"
     types_here = next((types for name, types in names_and_types if name == topic), [])
     if publishers:
         offered = sorted({p.reliability for p in publishers})
@@ -58,8 +60,8 @@ def silence_report(topic: str, expected_type: str, reliability: str, seconds: fl
     where = ("image topics that exist: " + ", ".join(images) + "; remap the node's input to one of them "
              "(launch: camera_topic:=..., compressed:=true for CompressedImage)") if images else \
         "no image topic exists in this ROS domain: is the camera (or bag) running, with the same ROS_DOMAIN_ID?"
-    if types_here:
-        where = f"{topic} exists as {', '.join(types_here)} but has no publisher; " + where
+    if types_here and expected_type not in types_here:  # (our own subscription makes the topic exist)
+        where = f"{topic} exists as {', '.join(types_here)}; " + where
     return f"{head}: nobody publishes it; {where}"
 
 

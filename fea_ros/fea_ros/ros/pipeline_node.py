@@ -84,6 +84,7 @@ class PipelineNode(Node):
         self._node_settings: params.NodeSettings | None = None
         self._backend = "not configured"
         self._models_dir = ""
+        self._min_side_px = 20.0
         self._model_names: dict[str, str] = {}
         self._runner: FrameRunner | None = None
         self._pending_results: deque = deque(maxlen=RESULT_QUEUE)
@@ -132,6 +133,7 @@ class PipelineNode(Node):
             values = {name: self.get_parameter(name).value for name in self._specs}
             self._node_settings = params.node_settings(values)
             config = params.pipeline_config(values, list(self._specs.values()))
+            self._min_side_px = float(config.detection.min_face_px)
             from fea_ros.core.pipeline import Pipeline
             from fea_ros.inference.factory import resolve_backend
             from fea_ros.inference.models import models_dir
@@ -287,7 +289,7 @@ class PipelineNode(Node):
         self._last_image_at = time.monotonic()
         self._silence = ""
         try:
-            frame = to_frame(msg, compressed)
+            frame = to_frame(msg, compressed, self._min_side_px)
         except ImageMessageError as error:
             text = self._rejects.add(error, time.monotonic())
             if text:
@@ -324,7 +326,8 @@ class PipelineNode(Node):
         if silent_s < settings.thresholds.input_timeout_s or self._silence:
             return
         self._silence = input_watch.silence_report(topic, self._expected_type(), self._reliability, silent_s,
-                                                   self.get_topic_names_and_types(), publishers)
+                                                   self.get_topic_names_and_types(), publishers,
+                                                   since_activation=self._last_image_at is None)
         self.get_logger().warning(self._silence)  # once per silence: the next image clears it
 
     def _process(self, frame: Frame) -> FrameResult:
