@@ -13,7 +13,7 @@ HEALTH = NodeHealth("onnxruntime", MODELS, models_dir="/opt/models", input_topic
 
 def stats(**changes):
     values = dict(submitted=300, processed=290, dropped=10, errors=0, submitted_in_window=150,
-                  dropped_in_window=5, errors_in_window=0, input_rate_hz=30.0, processed_rate_hz=29.0,
+                  dropped_in_window=5, errors_in_window=0, lost=0, input_rate_hz=30.0, processed_rate_hz=29.0,
                   latency_p50_ms=40.0, latency_p95_ms=60.0, seconds_since_input=0.03, window_s=5.0)
     values.update(changes)
     return RunnerStats(**values)

@@ -103,3 +103,24 @@ class RejectLog:
     def reset(self) -> None:
         self.counts.clear()
         self._logged_at.clear()
+
+
+class SequenceGaps:
+    """Frames lost before the node saw them, from the gaps in the publisher's sequence numbers.
+
+    A depth-1 reader (the node wants the newest frame only) lets DDS discard frames the executor has not
+    taken yet; only the numbering shows them. A number that goes back (a second publisher, a restarted
+    camera) starts counting afresh.
+    """
+
+    UNSUPPORTED = 0  # what rmw reports when the middleware does not number samples
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+
+    def gap(self, sequence_number: int) -> int:
+        if sequence_number == self.UNSUPPORTED or sequence_number >= 2**63:
+            return 0
+        lost = sequence_number - self.last - 1 if self.last is not None and sequence_number > self.last else 0
+        self.last = sequence_number
+        return lost

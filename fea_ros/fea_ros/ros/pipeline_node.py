@@ -28,17 +28,22 @@ from rclpy.lifecycle import Node, State, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
+from rclpy.subscription import Subscription
 
 from fea_ros.core.image_msg import ImageMessageError, bgr_to_image_fields
 from fea_ros.core.types import Frame, FrameResult
 from fea_ros.ros import diagnostics, hri, input_watch, log_bridge, messages, params, system_check
 from fea_ros.ros.debug_overlay import draw_result
-from fea_ros.ros.image_input import InputNotes, RejectLog, to_frame
+from fea_ros.ros.image_input import InputNotes, RejectLog, SequenceGaps, to_frame
 from fea_ros.ros.runner import FrameRunner
 
 NODE_NAME = params.NODE_NAME
 DIAGNOSTIC_NAME = "fea_ros: pipeline"
 RESULT_QUEUE = 8  # processed frames waiting for the executor thread to publish them
+# Jazzy's rclpy (since Iron) passes the message info, with the publisher's sequence numbers, to callbacks
+# taking two arguments; Humble's calls every callback with the message alone, so there the frames that DDS
+# discards before the node takes them are not counted.
+MESSAGE_INFO = hasattr(getattr(Subscription, "CallbackType", None), "WithMessageInfo")
 _RELIABILITY = {input_watch.RELIABLE: ReliabilityPolicy.RELIABLE, input_watch.BEST_EFFORT: ReliabilityPolicy.BEST_EFFORT}
 
 
@@ -100,6 +105,7 @@ class PipelineNode(Node):
         self._hri: hri.HriPublisherManager | None = None
         self._rejects = RejectLog()
         self._notes = InputNotes()
+        self._gaps = SequenceGaps()
         self._processed = 0
         self._last_error = ""
         self._clock_checked = False
@@ -172,6 +178,7 @@ class PipelineNode(Node):
             self._processed = 0
             self._rejects.reset()
             self._notes = InputNotes()
+            self._gaps = SequenceGaps()
             self._clock_checked = False
             self._silence = ""
             self._runner = FrameRunner(self._process, self._queue_result, self._frame_failed)
@@ -272,22 +279,20 @@ class PipelineNode(Node):
         if self._subscription is not None:
             self.destroy_subscription(self._subscription)
         self._reliability = reliability
-        if self._node_settings.compressed:
-            self._subscription = self.create_subscription(
-                sensor_msgs.msg.CompressedImage, "image/compressed", self._on_compressed, _image_qos(reliability))
-        else:
-            self._subscription = self.create_subscription(sensor_msgs.msg.Image, "image", self._on_image,
-                                                          _image_qos(reliability))
+        compressed = self._node_settings.compressed
+        msg_type = sensor_msgs.msg.CompressedImage if compressed else sensor_msgs.msg.Image
+        callback: Any = (lambda msg, info: self._receive(msg, compressed, info)) if MESSAGE_INFO else \
+            (lambda msg: self._receive(msg, compressed))
+        self._subscription = self.create_subscription(msg_type, "image/compressed" if compressed else "image",
+                                                      callback, _image_qos(reliability))
 
-    def _on_image(self, msg: sensor_msgs.msg.Image) -> None:
-        self._receive(msg, compressed=False)
-
-    def _on_compressed(self, msg: sensor_msgs.msg.CompressedImage) -> None:
-        self._receive(msg, compressed=True)
-
-    def _receive(self, msg: Any, compressed: bool) -> None:
+    def _receive(self, msg: Any, compressed: bool, info: dict | None = None) -> None:
         self._last_image_at = time.monotonic()
         self._silence = ""
+        if info is not None and self._runner is not None:
+            lost = self._gaps.gap(int(info.get("publication_sequence_number", SequenceGaps.UNSUPPORTED)))
+            if lost:
+                self._runner.count_lost(lost)
         try:
             frame = to_frame(msg, compressed, self._min_side_px)
         except ImageMessageError as error:
