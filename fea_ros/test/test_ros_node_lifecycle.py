@@ -142,3 +142,18 @@ def test_a_misspelt_parameter_is_named_with_the_closest_valid_one(node_factory):
     node = node_factory("lc_misspelt", **{"mie.enabeld": False})
     warnings = wait_until(lambda: [t for t in node.logs(LOG_LEVELS["WARN"]) if "mie.enabeld" in t], 10, "warning")
     assert "did you mean 'mie.enabled'?" in warnings[0]
+
+
+def test_numpy_2_in_a_distribution_ros_python_fails_configure_with_what_to_do(node_factory, monkeypatch):
+    from fea_ros.ros import system_check
+
+    # what system_check.current_numpy_problem finds under /opt/ros/jazzy with a pip-installed numpy 2
+    found = system_check.numpy_problem("2.2.1", "/usr/local/lib/python3.12/dist-packages/numpy",
+                                       "/opt/ros/jazzy/lib/python3.12/site-packages/rclpy", "jazzy")
+    monkeypatch.setattr(system_check, "current_numpy_problem", lambda: found)
+    node = node_factory("lc_numpy")
+    assert not node.configure() and node.state() == "unconfigured"
+    errors = node.logs(LOG_LEVELS["ERROR"])
+    assert any("numpy 2.2.1" in t and "pip uninstall numpy" in t for t in errors)
+    monkeypatch.undo()
+    assert node.configure()
