@@ -25,6 +25,9 @@ class RunnerStats:
     processed: int  # frames the worker finished (with a result or an error)
     dropped: int  # frames replaced in the mailbox before the worker took them
     errors: int  # frames whose processing raised
+    submitted_in_window: int  # frames handed to submit() in the last window_s
+    dropped_in_window: int  # of those, frames replaced in the mailbox (same window: a ratio of like with like)
+    errors_in_window: int  # frames whose processing raised, in the last window_s
     input_rate_hz: float
     processed_rate_hz: float
     latency_p50_ms: float  # submit -> result, NaN when nothing was processed in the window
@@ -51,6 +54,8 @@ class FrameRunner(Generic[Item, Result]):
         self._thread: threading.Thread | None = None
         self._submitted = self._processed = self._dropped = self._errors = 0
         self._submit_times: deque[float] = deque()
+        self._drop_times: deque[float] = deque()
+        self._error_times: deque[float] = deque()
         self._done: deque[tuple[float, float]] = deque()  # (done time, latency s)
         self._last_input: float | None = None
         self._started_at = clock()
@@ -84,6 +89,7 @@ class FrameRunner(Generic[Item, Result]):
             self._trim(now)
             if self._slot is not None:
                 self._dropped += 1
+                self._drop_times.append(now)
             self._slot = (item, now)
             self._condition.notify()
         return True
@@ -109,6 +115,8 @@ class FrameRunner(Generic[Item, Result]):
             span = max(min(self._window_s, now - self._started_at), 1e-3)
             return RunnerStats(
                 submitted=self._submitted, processed=self._processed, dropped=self._dropped, errors=self._errors,
+                submitted_in_window=len(self._submit_times), dropped_in_window=len(self._drop_times),
+                errors_in_window=len(self._error_times),
                 input_rate_hz=len(self._submit_times) / span,
                 processed_rate_hz=len(self._done) / span,
                 latency_p50_ms=float(np.percentile(latencies, 50)) if latencies.size else float("nan"),
@@ -121,6 +129,9 @@ class FrameRunner(Generic[Item, Result]):
         horizon = now - self._window_s
         while self._submit_times and self._submit_times[0] < horizon:
             self._submit_times.popleft()
+        for times in (self._drop_times, self._error_times):
+            while times and times[0] < horizon:
+                times.popleft()
         while self._done and self._done[0][0] < horizon:
             self._done.popleft()
 
@@ -152,5 +163,7 @@ class FrameRunner(Generic[Item, Result]):
         with self._condition:
             self._processed += 1
             self._errors += int(failed)
+            if failed:
+                self._error_times.append(now)
             self._done.append((now, now - submitted_at))
             self._trim(now)
