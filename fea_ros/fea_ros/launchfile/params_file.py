@@ -28,12 +28,10 @@ import yaml
 
 from fea_ros.launchfile.errors import LaunchConfigError
 from fea_ros.launchfile.names import NODE_NAME
-from fea_ros.ros.params import ParameterSpec, flatten, parameter_specs
+from fea_ros.ros.params import ROS_PARAMETERS, ParameterSpec, flatten, parameter_specs
 
 PARAMS_KEY = "ros__parameters"
-#: parameters every node has, which pipeline_node does not declare itself
-ROS_PARAMETERS = ("use_sim_time", "start_type_description_service")
-ROS_PARAMETER_PREFIXES = ("qos_overrides.",)
+ROS_PARAMETER_PREFIXES = ("qos_overrides.",)  # rclpy's QoS override parameters, declared on demand
 
 
 @dataclass(frozen=True)
