@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,6 +71,15 @@ def test_lifecycle_handlers_fire_once_so_manual_transitions_work_afterwards():
     assert len(configured) == 1 and configured[0].get("handle_once") is True  # activate after the FIRST configure
     assert len(activated) == 1 and activated[0].get("handle_once") is True  # the bag plays once
     assert all(h.get("handle_once") is True for h in handlers)
+
+
+def test_the_launch_helpers_import_no_ros_and_no_heavy_libraries():
+    """The launch process imports them: no rclpy/launch (tested without ROS), no onnxruntime/cv2 (slow)."""
+    code = ("import sys, fea_ros.launchfile.camera, fea_ros.launchfile.params_file, fea_ros.launchfile.names; "
+            "print(sorted({m.split('.')[0] for m in sys.modules}))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for heavy in ("rclpy", "launch", "launch_ros", "onnxruntime", "cv2", "torch", "rosbags", "matplotlib"):
+        assert f"'{heavy}'" not in loaded
 
 
 def test_launch_file_loads_and_builds_its_description():
