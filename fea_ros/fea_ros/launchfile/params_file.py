@@ -17,7 +17,6 @@ usual layout, wildcards first.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -28,10 +27,10 @@ import yaml
 
 from fea_ros.launchfile.errors import LaunchConfigError
 from fea_ros.launchfile.names import NODE_NAME
-from fea_ros.ros.params import ROS_PARAMETERS, ParameterSpec, flatten, parameter_specs
+from fea_ros.ros.params import (ParameterSpec, UnknownParameter, closest_name, flatten, known_parameter_names,
+                                parameter_specs, unknown_parameters)
 
 PARAMS_KEY = "ros__parameters"
-ROS_PARAMETER_PREFIXES = ("qos_overrides.",)  # rclpy's QoS override parameters, declared on demand
 
 
 @dataclass(frozen=True)
@@ -111,44 +110,6 @@ def load_node_parameters(path: str | Path, fqn: str) -> NodeParameters:
     return node_parameters(data, fqn, f"params_file {file}")
 
 
-def known_parameter_names(specs: Iterable[ParameterSpec] | None = None) -> set[str]:
-    """pipeline_node's declared parameters (the node's own and every pipeline setting) plus ROS's own."""
-    return {spec.name for spec in (parameter_specs() if specs is None else specs)} | set(ROS_PARAMETERS)
-
-
-@dataclass(frozen=True)
-class UnknownParameter:
-    name: str
-    suggestion: str | None  # the closest declared name, if any is close
-
-    def message(self, source: str) -> str:
-        hint = (f"did you mean '{self.suggestion}'?" if self.suggestion
-                else "`ros2 param list /<node>` shows the declared names")
-        return f"{source}: '{self.name}' is not a parameter of {NODE_NAME}, so it has no effect; {hint}"
-
-
-def closest_name(name: str, known: Iterable[str]) -> str | None:
-    """The declared name a misspelt or misplaced one most likely means (difflib similarity >= 0.6)."""
-    names = sorted(known)
-    match = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    if match:
-        return match[0]
-    leaf = name.rsplit(".", 1)[-1]  # right key under the wrong group, e.g. tracking.max_faces
-    by_leaf: dict[str, str] = {}
-    for full in names:
-        by_leaf.setdefault(full.rsplit(".", 1)[-1], full)
-    match = difflib.get_close_matches(leaf, sorted(by_leaf), n=1, cutoff=0.8)
-    return by_leaf[match[0]] if match else None
-
-
-def unknown_parameters(values: Mapping[str, Any], known: Iterable[str] | None = None) -> list[UnknownParameter]:
-    """Keys the node will not declare: each with its closest declared name."""
-    declared = known_parameter_names() if known is None else set(known)
-    unknown = [name for name in values
-               if name not in declared and not name.startswith(ROS_PARAMETER_PREFIXES)]
-    return [UnknownParameter(name, closest_name(name, declared)) for name in unknown]
-
-
 def with_declared_types(values: Mapping[str, Any],
                         specs: Iterable[ParameterSpec] | None = None) -> tuple[dict[str, Any], list[str]]:
     """Integers given for double parameters become floats (ROS rejects `20` for a double); the names changed."""
@@ -156,3 +117,7 @@ def with_declared_types(values: Mapping[str, Any],
               if isinstance(spec.default, float)}
     changed = [name for name, value in values.items() if name in floats and type(value) is int]
     return {name: float(value) if name in changed else value for name, value in values.items()}, changed
+
+
+__all__ = ["NodeParameters", "Section", "UnknownParameter", "closest_name", "known_parameter_names",
+           "load_node_parameters", "node_parameters", "sections", "unknown_parameters", "with_declared_types"]
