@@ -52,6 +52,10 @@ ARGUMENTS = (
 )
 
 
+def unknown_entry_message(entry, params_file):
+    return entry.message(f"params_file {params_file}")
+
+
 def launch_setup(context, *args, **kwargs):
     value = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
     logger = launch.logging.get_logger("fea_ros.launch")
@@ -59,9 +63,12 @@ def launch_setup(context, *args, **kwargs):
 
     params_file = value["params_file"] or installed_params_file()
     loaded = load_node_parameters(params_file, fqn)
-    for unknown in unknown_parameters(loaded.values):
-        logger.warning(unknown.message(f"params_file {params_file}"))
-    parameters, converted = with_declared_types(loaded.values)
+    unknown = unknown_parameters(loaded.values)
+    for entry in unknown:
+        logger.warning(unknown_entry_message(entry, params_file))
+    # said here, with the file's name; not passed on, so the node does not say it again
+    known = {name: entry for name, entry in loaded.values.items() if name not in {u.name for u in unknown}}
+    parameters, converted = with_declared_types(known)
     if converted:
         logger.info(f"{fqn}: integer values given for double parameters, passed as floats: {', '.join(converted)}")
 
