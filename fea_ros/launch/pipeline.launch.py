@@ -52,10 +52,6 @@ ARGUMENTS = (
 )
 
 
-def unknown_entry_message(entry, params_file):
-    return entry.message(f"params_file {params_file}")
-
-
 def launch_setup(context, *args, **kwargs):
     value = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
     logger = launch.logging.get_logger("fea_ros.launch")
@@ -65,7 +61,7 @@ def launch_setup(context, *args, **kwargs):
     loaded = load_node_parameters(params_file, fqn)
     unknown = unknown_parameters(loaded.values)
     for entry in unknown:
-        logger.warning(unknown_entry_message(entry, params_file))
+        logger.warning(entry.message(f"params_file {params_file}"))
     # said here, with the file's name; not passed on, so the node does not say it again
     known = {name: entry for name, entry in loaded.values.items() if name not in {u.name for u in unknown}}
     parameters, converted = with_declared_types(known)
