@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from fea_ros.core.config import PipelineConfig
 from fea_ros.ros.runner import RunnerStats
 
 OK, WARN, ERROR = 0, 1, 2  # the numeric values of diagnostic_msgs/DiagnosticStatus OK / WARN / ERROR
@@ -78,7 +79,7 @@ def pipeline_status(stats: RunnerStats | None, backend: str, models: dict[str, s
     return DiagnosticReport(level, "; ".join(text for _, text in problems), values)
 
 
-def model_names(config) -> dict[str, str]:
+def model_names(config: PipelineConfig) -> dict[str, str]:
     """Role -> model name of the networks a PipelineConfig loads (manifest names)."""
     names = {"detector": "blazeface_full_192" if config.detection.detector == "full" else "blazeface_short_128",
              "landmarks": "facemesh_v2_478_256" if config.landmarks.model == "v2" else "facemesh_v1_468_192"}
