@@ -77,9 +77,12 @@ def _sheets(path: Path) -> list[list[list[object]]]:
 
 
 def _number(value: object) -> float | None:
+    """A cell as a number: int/float cells, or text that parses as one; else None (headers, dates, blanks)."""
+    if not isinstance(value, (int, float, str)):
+        return None
     try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        return float(value)
+    except ValueError:
         return None
 
 
