@@ -76,8 +76,9 @@ class FlowEstimator:
         self._dis.setVariationalRefinementIterations(refinement_iterations)
 
     def __call__(self, reference: np.ndarray, current: np.ndarray) -> np.ndarray:
-        flow = np.empty((*reference.shape[:2], 2), np.float32)  # the output (no initial flow is asked for)
-        return self._dis.calc(reference, current, flow)
+        # None: DIS allocates the flow. OpenCV's stubs type the argument as a required array, but handing DIS
+        # an array crashed it (segfault inside calc in the pipeline, opencv-python-headless 4.14)
+        return self._dis.calc(reference, current, None)  # type: ignore[call-overload]
 
 
 def fit_rigid_motion(flow: np.ndarray, boxes: list[tuple[int, int, int, int]], step: int = 2) -> np.ndarray:
