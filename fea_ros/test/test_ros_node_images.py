@@ -108,13 +108,108 @@ def test_stamp_clock_mismatch_and_stamp_zero_are_said_once(peer, astronaut):
     try:
         old = 1_000_000_000  # 1 s after the epoch: a bag played without --clock
         send_and_collect(peer, node, [image_message(astronaut, stamp=old + i * PERIOD_NS) for i in range(2)])
-        warnings = node.logs(LOG_LEVELS["WARN"])
-        clock = [t for t in warnings if "node's wall clock" in t]
+        clock = wait_until(lambda: [t for t in node.logs(LOG_LEVELS["WARN"]) if "node's wall clock" in t], 10, "clock")
         assert len(clock) == 1 and "--clock" in clock[0] and "use_sim_time" in clock[0]
         send_and_collect(peer, node, [image_message(astronaut, stamp=0, frame_id="") for _ in range(1)])
+        wait_until(lambda: any("went backwards" in t for t in node.logs(LOG_LEVELS["WARN"])), 10, "backwards note")
         warnings = node.logs(LOG_LEVELS["WARN"])
         assert len([t for t in warnings if "stamp is zero" in t]) == 1
         assert len([t for t in warnings if "frame_id is empty" in t]) == 1
         assert len([t for t in warnings if "went backwards" in t]) == 1
+    finally:
+        node.close()
+
+
+def test_a_micro_and_a_macro_expression_come_out_as_events(peer):
+    """A synthetic clip of the astronaut (known movements) through the node: MicroExpressionEvent messages."""
+    from fea_ros.core.detection import FaceDetector
+    from fea_ros.core.config import PipelineConfig
+    from fea_ros.core.landmarks import FaceMesh, mesh_model, roi_from_detection, roi_from_landmarks
+    from fea_ros.inference.factory import create_engine
+    from fea_ros.inference.models import Manifest
+    from fea_ros.mie.synthetic import ClipSpec, FaceAnimator, HeadMotion, Movement
+    from fea_ros.ros.messages import stamp_ns as time_ns
+    from fea_ros_msgs.msg import MicroExpressionEvent
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    skimage_data = pytest.importorskip("skimage.data", reason="the astronaut photo comes from scikit-image")
+    photo = cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)
+    config, manifest = PipelineConfig(), Manifest(None)
+    detector = FaceDetector(create_engine("blazeface_full_192", config.inference, manifest), config.detection)
+    mesh_net = FaceMesh(create_engine(mesh_model("v2")[0], config.inference, manifest), config.landmarks)
+    mesh = mesh_net(photo, roi_from_detection(detector(photo)[0], config.landmarks.crop_scale))
+    mesh = mesh_net(photo, roi_from_landmarks(mesh.points, config.landmarks.crop_scale)).points[:468, :2]
+    animator = FaceAnimator(photo, mesh)
+    fps, seconds = 30.0, 5.0
+    movements = [Movement("brow_raise", 1.8, 1.95, 2.15, 3.0, "MICRO"),
+                 Movement("lip_corner_pull", 3.0, 3.5, 4.4, 8.0, "MACRO", hold_s=0.2)]
+    rng = np.random.default_rng(3)
+    spec = ClipSpec("node", fps, seconds, movements, HeadMotion(translation_px=(4.0, 3.0), rotation_deg=3.0, scale=0.02,
+                                                                 phases=rng.uniform(0, 6.3, (4, 3))),
+                    scale=110.0 / animator.interocular, frame_size=(480, 360), noise_sigma=1.0, jpeg_quality=95,
+                    landmark_jitter_px=0.0)
+    frames = [animator.render(spec, i, rng)[0] for i in range(int(fps * seconds))]
+
+    node = InProcessNode(peer, "img_mie", {}).start()
+    events = peer.collect(MicroExpressionEvent, node.topic("micro_expressions"),
+                          QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+    try:
+        stamps = [START_NS + int(round(i * 1e9 / fps)) for i in range(len(frames))]
+        results = send_and_collect(peer, node, [image_message(f, stamp=s) for f, s in zip(frames, stamps)])
+        assert len(results) == len(frames)
+        face_ids = {face.face_id for m in results.values() for face in m.faces}
+        wait_until(lambda: len(events.snapshot()) >= 1, 10, "a MicroExpressionEvent")
+        got = events.snapshot()
+        for event in got:
+            assert event.face_id in face_ids and event.header.frame_id == "camera_optical"
+            onset, apex, offset = (time_ns(t) for t in (event.onset, event.apex, event.offset))
+            assert stamps[0] <= onset <= apex <= offset <= stamps[-1] and stamp_ns(event.header) == apex
+        macro = [e for e in got if e.type == "MACRO"]
+        assert macro, [(e.type, e.regions) for e in got]
+        onset_s = (time_ns(macro[0].onset) - START_NS) / 1e9
+        assert 2.7 <= onset_s <= 3.6 and {"mouth_corner_left", "mouth_corner_right"} & set(macro[0].regions)
+    finally:
+        node.close()
+
+
+def test_use_sim_time_without_clock_is_said(peer, astronaut):
+    node = InProcessNode(peer, "img_simtime", {"mie.enabled": False, "use_sim_time": True}).start()
+    try:
+        send_and_collect(peer, node, [image_message(astronaut, stamp=START_NS)])
+        wait_until(lambda: any("no /clock has arrived" in t for t in node.logs(LOG_LEVELS["WARN"])), 10, "/clock note")
+    finally:
+        node.close()
+
+
+def hri_messages():
+    try:
+        import hri_msgs.msg as hri_msgs
+    except ImportError:
+        return None
+    return hri_msgs
+
+
+def test_without_hri_msgs_the_node_says_so_once_and_goes_on(peer, astronaut):
+    if hri_messages() is not None:
+        pytest.skip("hri_msgs is installed: the REP-155 test below runs instead")
+    node = InProcessNode(peer, "img_no_hri", {"mie.enabled": False, "hri.enabled": True}).start()
+    try:
+        results = send_and_collect(peer, node, [image_message(astronaut, stamp=START_NS + i * PERIOD_NS) for i in range(3)])
+        assert len(results[START_NS + 2 * PERIOD_NS].faces) == 1
+        warnings = node.wait_log(lambda t: "hri_msgs does not import" in t, LOG_LEVELS["WARN"])
+        assert len(warnings) == 1 and "ros-$ROS_DISTRO-hri-msgs" in warnings[0]
+    finally:
+        node.close()
+
+
+def test_rep155_tracked_ids_follow_the_faces(peer, astronaut):
+    hri_msgs = hri_messages()
+    if hri_msgs is None:
+        pytest.skip("hri_msgs does not import (no PyPI wheel): REP-155 publishing is checked on a ROS install")
+    node = InProcessNode(peer, "img_hri", {"mie.enabled": False, "hri.enabled": True}).start()
+    try:
+        ids = peer.collect(hri_msgs.IdsList, "/humans/faces/tracked", reliable())
+        send_and_collect(peer, node, [image_message(astronaut, stamp=START_NS + i * PERIOD_NS) for i in range(3)])
+        wait_until(lambda: any(len(m.ids) == 1 for m in ids.snapshot()), 10, "/humans/faces/tracked with the face")
     finally:
         node.close()
