@@ -7,7 +7,7 @@ OUT ?= out
 
 ROS_WHEELS := fea_ros/scripts/ros_wheels
 
-.PHONY: demo test bench venv ros clean
+.PHONY: demo test typecheck bench venv ros clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys, venv; assert sys.version_info >= (3, 10), "fea_ros needs Python >= 3.10"' \
@@ -29,6 +29,16 @@ $(VENV)/.ros: $(VENV)/.dev $(ROS_WHEELS)/requirements-jazzy.txt $(ROS_WHEELS)/bu
 	$(BIN)/python $(ROS_WHEELS)/build_msgs.py --quiet
 	@touch $@
 
+# mypy's view of TensorRT 10 (tensorrt-stubs, oldest release, nearest JetPack 6's TensorRT 10.3). Not a dev
+# extra: the wheel requires the tensorrt wheel itself (NVIDIA's index only), and a stub-only tensorrt/ in
+# site-packages would make `import tensorrt` succeed where TensorRT is absent. See fix_tensorrt_stubs.py.
+TENSORRT_STUBS := tensorrt-stubs==10.8.0.43.1
+$(VENV)/stubs/.ok: $(VENV)/.dev fea_ros/scripts/fix_tensorrt_stubs.py
+	rm -rf $(VENV)/stubs
+	$(BIN)/pip install --quiet --no-deps --target $(VENV)/stubs $(TENSORRT_STUBS)
+	$(BIN)/python fea_ros/scripts/fix_tensorrt_stubs.py $(VENV)/stubs
+	@touch $@
+
 venv: $(VENV)/.runtime
 
 ros: $(VENV)/.ros
@@ -39,7 +49,11 @@ demo: $(VENV)/.runtime
 	  --plot $(OUT)/faces3_timeline.png --summary
 	$(BIN)/fea-ros replay fea_ros/samples/bags/faces3_mcap --report $(OUT)/replay --out $(OUT)/faces3_fea --overwrite
 
-test: $(VENV)/.ros
+# the whole package type-checked first (the ROS layer against the Jazzy wheels, TensorRT against its stubs)
+typecheck: $(VENV)/.ros $(VENV)/stubs/.ok
+	MYPYPATH=$(VENV)/stubs $(BIN)/mypy --config-file fea_ros/setup.cfg fea_ros/fea_ros
+
+test: typecheck
 	$(BIN)/python -m pytest fea_ros/test -q -ra
 
 bench: $(VENV)/.runtime

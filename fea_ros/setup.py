@@ -45,6 +45,11 @@ setup(
             "ai-edge-litert==2.3.0",
             "openpyxl>=3.1",
             "torch==2.13.0",
+            # `make test` type-checks the package (tensorrt-stubs is installed by the Makefile, see there)
+            "mypy==2.4.1",
+            "types-PyYAML==6.0.12.20261122",
+            "types-tqdm==4.70.0.20261106",
+            "types-openpyxl==3.1.5.20261017",
         ],
     },
     zip_safe=True,

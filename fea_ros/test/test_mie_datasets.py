@@ -115,6 +115,9 @@ def test_layout_errors_say_what_is_wrong(tmp_path):
         datasets.read_casme2_labels(tmp_path / "labels.csv")
     with pytest.raises(DatasetLayoutError, match="Filename"):
         datasets.read_sammlv_labels(tmp_path / "labels.csv")
+    (tmp_path / "samm.csv").write_text("Filename,Onset,Apex,Offset,Type\n006_1_1,301,361,n/a,Macro\n")
+    with pytest.raises(DatasetLayoutError, match="row 2: Offset 'n/a' is not a frame number"):
+        datasets.read_sammlv_labels(tmp_path / "samm.csv")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetLayoutError, match="no .jpg"):
         datasets.list_frames(tmp_path / "empty")

@@ -8,7 +8,7 @@ tools that read schemas from the bag (Foxglove, mcap, rosbags) decode them witho
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rosbags.interfaces import Connection
 from rosbags.rosbag2 import StoragePlugin, Writer
@@ -24,7 +24,7 @@ EVENTS_TOPIC = "/fea/micro_expressions"
 
 #: rosbag2 metadata version each distro's player accepts: Humble's reads offered_qos_profiles as a string
 #: (v8 keeps it one), Jazzy writes and reads v9
-DISTRO_VERSIONS: dict[str, int] = {"humble": 8, "jazzy": 9}
+DISTRO_VERSIONS: dict[str, Literal[8, 9]] = {"humble": 8, "jazzy": 9}
 STORAGE_PLUGINS: dict[str, StoragePlugin] = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 
 

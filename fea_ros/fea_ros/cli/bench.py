@@ -16,9 +16,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from fea_ros.core.errors import InputError
+
+if TYPE_CHECKING:
+    from fea_ros.core.types import Frame
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
 CLIPS = {"face1": "face1.mp4", "faces3": "faces3.mp4"}
@@ -148,7 +151,7 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
     pipeline = Pipeline(config)
     clock = _NetworkClock(_find_engines(pipeline))
 
-    def frames():
+    def frames() -> Iterator[Frame]:
         with VideoFileSource(clip_path) as source:
             for frame in source:
                 if frame.image.shape[:2] != (HEIGHT, WIDTH):

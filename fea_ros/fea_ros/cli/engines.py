@@ -19,6 +19,7 @@ from fea_ros.core.config import InferenceConfig
 from fea_ros.core.errors import ConfigError
 from fea_ros.inference.engine_cache import PRECISIONS, EngineCache
 from fea_ros.inference.errors import BackendError
+from fea_ros.inference.tensorrt_engine import TensorRTEngine
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ def build_command(args: argparse.Namespace) -> int:
             failures.append(message)
             tqdm.write(f"FAILED {message}")
             continue
+        assert isinstance(engine, TensorRTEngine)  # backend="tensorrt" was asked for
         size_mb = engine.engine_path.stat().st_size / 1e6
         tqdm.write(f"{name}: {engine.cache_event} {engine.engine_path} ({size_mb:.1f} MB)")
         engine.close()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from fea_ros.core.config import MieConfig, apply_overrides
 from fea_ros.mie import datasets
-from fea_ros.mie.evaluation import evaluate, format_table, read_intervals, write_intervals
+from fea_ros.mie.evaluation import SpottingScores, evaluate, format_table, read_intervals, write_intervals
 from fea_ros.mie.spotter import MieSpotter
 
 
@@ -54,7 +54,7 @@ def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
 
 
-def _print(scores, as_json: bool) -> None:
+def _print(scores: SpottingScores, as_json: bool) -> None:
     print(json.dumps(scores.as_dict(), indent=1) if as_json else format_table(scores))
 
 

@@ -20,7 +20,7 @@ from fea_ros.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from fea_ros.bag.reader import BagImageReader
-    from fea_ros.bag.replay import ReplayStats
+    from fea_ros.bag.replay import ReplaySink, ReplayStats
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def replay_command(args: argparse.Namespace) -> int:
         reader = stack.enter_context(BagImageReader(args.bag, args.topic, args.start, args.end))
         log.info("replaying %s (%s, %d messages) from %s", reader.topic, reader.msgtype, reader.message_count,
                  reader.path)
-        sinks = []
+        sinks: list[ReplaySink] = []
         writer = None
         if args.out is not None:
             writer = stack.enter_context(ResultBagWriter(

@@ -127,7 +127,7 @@ class ExpressionClassifier:
             probabilities = engine.run({self.input_names[key]: blob})["probabilities"]
             per_model[key] = probabilities.reshape(len(boxes), -1)[:, self.orders[key]]
         total = sum(self.weights.values())
-        fused = sum(self.weights[key] * p for key, p in per_model.items()) / total
+        fused = np.sum([self.weights[key] * p for key, p in per_model.items()], axis=0) / total
         fused = fused / fused.sum(axis=1, keepdims=True)
         return [Expression(probabilities=fused[i].astype(np.float64),
                            per_model={key: p[i].astype(np.float64) for key, p in per_model.items()})

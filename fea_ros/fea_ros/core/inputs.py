@@ -48,7 +48,8 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     elif image.dtype != np.uint8:
-        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        scaled = np.empty(image.shape, np.float32)
+        image = cv2.normalize(image, scaled, 0, 255, cv2.NORM_MINMAX, cv2.CV_32F).astype(np.uint8)
     return np.ascontiguousarray(image)
 
 

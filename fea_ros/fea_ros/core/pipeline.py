@@ -29,6 +29,7 @@ from fea_ros.core.landmarks import (FaceMesh, Roi, box_from_mesh, keypoints_from
 from fea_ros.core.temporal import ExpressionSmoother
 from fea_ros.core.tracking import FaceTracker
 from fea_ros.core.types import Detection, FaceResult, Frame, FrameResult, Landmarks, Track
+from fea_ros.inference.engine import Engine
 from fea_ros.inference.factory import create_engine, resolve_backend
 from fea_ros.inference.models import Manifest
 from fea_ros.mie.spotter import MieSpotter
@@ -84,7 +85,7 @@ class Pipeline:
         backend, why = resolve_backend(config.inference.backend)
         log.info("inference backend %s (%s)", backend, why)
 
-        def engine(name: str):
+        def engine(name: str) -> Engine:
             return create_engine(name, config.inference, manifest, backend=backend)
 
         self.detector = FaceDetector(engine(detector_spec(config.detection.detector).model), config.detection)
@@ -179,18 +180,17 @@ class Pipeline:
 
         faces = []
         for track, expression in zip(seen, expressions):
-            landmarks = meshes[track.track_id]
-            if landmarks.presence < self.config.tracking.min_presence:
-                landmarks = None
+            mesh = meshes[track.track_id]
+            face_mesh = mesh if mesh.presence >= self.config.tracking.min_presence else None
             start = clock()
-            action_units = self.blendshapes(landmarks.points) if self.blendshapes and landmarks else None
+            action_units = self.blendshapes(face_mesh.points) if self.blendshapes and face_mesh else None
             timings["blendshapes"] += (clock() - start) * 1e3
             start = clock()
             smoothed = self._faces[track.track_id].smoother.update(frame.stamp_ns, expression.probabilities)
             timings["temporal"] += (clock() - start) * 1e3
             faces.append(FaceResult(
                 face_id=track.track_id, track_age=track.age, box=track.detection.box.copy(),
-                detection_confidence=float(track.detection.score), landmarks=landmarks,
+                detection_confidence=float(track.detection.score), landmarks=face_mesh,
                 expression=smoothed.label, expression_confidence=smoothed.confidence,
                 expression_scores=smoothed.probabilities, raw_scores=expression.probabilities,
                 valence=smoothed.valence, arousal=smoothed.arousal, action_units=action_units))

@@ -123,7 +123,7 @@ class VideoSink:
         if self._writer is None:
             if self.path.parent and not self.path.parent.exists():
                 raise OutputError(f"cannot write {self.path}: folder {self.path.parent} does not exist")
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, (width, height))
             if not self._writer.isOpened():
                 raise OutputError(f"cannot write {self.path} with the mp4v codec; check the path is writable and "
                                   "ends in .mp4")

@@ -142,10 +142,10 @@ def make_entropy_calibrator(batches: CalibrationBatches, cache_file: Path) -> An
         def get_batch_size(self) -> int:
             return batches.shape[0]
 
-        def get_batch(self, names: list[str]) -> list[int] | None:
+        def get_batch(self, names: list[str]) -> list[int]:
             batch = next(self._batches, None)
             if batch is None:
-                return None
+                return []  # TensorRT 10: an empty list says there are no more batches
             np.copyto(self._host, batch)
             cuda.memcpy_htod(self._device, self._host)
             self.batches_fed += 1

@@ -27,7 +27,7 @@ class _PythonLogger(trt.ILogger):
     def __init__(self) -> None:
         trt.ILogger.__init__(self)
 
-    def log(self, severity: Any, msg: str) -> None:
+    def log(self, severity: trt.ILogger.Severity, msg: str) -> None:
         if severity in (trt.ILogger.Severity.INTERNAL_ERROR, trt.ILogger.Severity.ERROR):
             log.error("TensorRT: %s", msg)
         elif severity == trt.ILogger.Severity.WARNING:
@@ -36,13 +36,18 @@ class _PythonLogger(trt.ILogger):
             log.debug("TensorRT: %s", msg)
 
 
+def dims_tuple(dims: trt.Dims) -> tuple[int, ...]:
+    """A tensor shape as a tuple (trt.Dims is indexable but declares no __iter__)."""
+    return tuple(int(dims[axis]) for axis in range(len(dims)))
+
+
 @functools.lru_cache(maxsize=1)
 def trt_logger() -> trt.ILogger:
     """The one logger of this process: TensorRT warns when builder and runtime get different loggers."""
     return _PythonLogger()
 
 
-def _progress_monitor(progress: BuildProgressLog) -> Any:
+def _progress_monitor(progress: BuildProgressLog) -> trt.IProgressMonitor:
     class ProgressMonitor(trt.IProgressMonitor):
         def __init__(self) -> None:
             trt.IProgressMonitor.__init__(self)
@@ -87,7 +92,7 @@ def build_engine(onnx_path: Path, model: str, options: BuildOptions) -> bytes:
         config.add_optimization_profile(profile)
     keep_alive = _set_precision(builder, network, config, inputs, model, options)
     if options.dla_core is not None:
-        _use_dla(builder, config, options)
+        _use_dla(builder, config, options, options.dla_core)
     timing_cache = _load_timing_cache(config, options.timing_cache)
     progress = BuildProgressLog(model)
     if hasattr(trt, "IProgressMonitor"):
@@ -106,14 +111,14 @@ def build_engine(onnx_path: Path, model: str, options: BuildOptions) -> bytes:
     return bytes(serialized)
 
 
-def _shape_profile(builder: Any, inputs: list[Any], opt_batch: int, max_batch: int,
-                   fixed_batch: int | None = None) -> Any:
+def _shape_profile(builder: trt.Builder, inputs: list[trt.ITensor], opt_batch: int, max_batch: int,
+                   fixed_batch: int | None = None) -> trt.IOptimizationProfile | None:
     """An optimisation profile when an input has a dynamic axis: batch 1..max_batch, other axes fixed."""
-    if not any(-1 in tuple(tensor.shape) for tensor in inputs):
+    if not any(-1 in dims_tuple(tensor.shape) for tensor in inputs):
         return None
     profile = builder.create_optimization_profile()
     for tensor in inputs:
-        shape = tuple(tensor.shape)
+        shape = dims_tuple(tensor.shape)
         if -1 in shape[1:]:
             raise EngineCacheError(f"input '{tensor.name}' {shape} has a dynamic axis other than the batch; "
                                    "fea_ros builds profiles for a dynamic batch only")
@@ -124,17 +129,17 @@ def _shape_profile(builder: Any, inputs: list[Any], opt_batch: int, max_batch: i
             sizes = [(1, *rest), (opt_batch, *rest), (max_batch, *rest)]
         else:
             sizes = [shape] * 3
-        profile.set_shape(tensor.name, *sizes)
+        profile.set_shape(tensor.name, *(trt.Dims(list(size)) for size in sizes))
     return profile
 
 
-def _has_qdq(network: Any) -> bool:
+def _has_qdq(network: trt.INetworkDefinition) -> bool:
     kinds = (trt.LayerType.QUANTIZE, trt.LayerType.DEQUANTIZE)
     return any(network.get_layer(i).type in kinds for i in range(network.num_layers))
 
 
-def _set_precision(builder: Any, network: Any, config: Any, inputs: list[Any], model: str,
-                   options: BuildOptions) -> Any:
+def _set_precision(builder: trt.Builder, network: trt.INetworkDefinition, config: trt.IBuilderConfig,
+                   inputs: list[trt.ITensor], model: str, options: BuildOptions) -> Any:
     """Set the precision flags; returns objects TensorRT only borrows (the calibrator) to keep alive."""
     if options.precision == "fp32":
         # TF32 (on by default) would put FP32 engines ~1e-3 off ONNX Runtime; FP32 is asked for exactness.
@@ -153,38 +158,43 @@ def _set_precision(builder: Any, network: Any, config: Any, inputs: list[Any], m
             "or ship a quantised (Q/DQ) ONNX model, or use precision fp16")
     if len(inputs) != 1:
         raise EngineCacheError(f"{model}: INT8 calibration from images needs a single-input model")
-    shape = tuple(inputs[0].shape)
+    shape = dims_tuple(inputs[0].shape)
+    if len(shape) != 4:
+        raise EngineCacheError(f"{model}: INT8 calibration from images needs an NCHW image input; "
+                               f"'{inputs[0].name}' has shape {shape}")
     batch = min(8, options.max_batch) if shape[0] == -1 else shape[0]
     prep = calibration.preprocessing_for(options.normalisation, channels=shape[1])
-    batches = calibration.CalibrationBatches(options.calibration_images, (batch, *shape[1:]), prep)
+    batches = calibration.CalibrationBatches(options.calibration_images, (batch, shape[1], shape[2], shape[3]),
+                                             prep)
     if options.calibration_cache is None:
         raise EngineCacheError(f"{model}: no calibration cache path given")
     calibrator = calibration.make_entropy_calibrator(batches, options.calibration_cache)
     config.int8_calibrator = calibrator
-    if shape[0] == -1:
-        config.set_calibration_profile(_shape_profile(builder, inputs, batch, batch, fixed_batch=batch))
+    calibration_profile = _shape_profile(builder, inputs, batch, batch, fixed_batch=batch)
+    if calibration_profile is not None:  # the input has a dynamic batch axis
+        config.set_calibration_profile(calibration_profile)
     log.info("%s: INT8 calibration over %d images in %d batches of %d", model,
              len(options.calibration_images), len(batches), batch)
     return calibrator
 
 
-def _use_dla(builder: Any, config: Any, options: BuildOptions) -> None:
+def _use_dla(builder: trt.Builder, config: trt.IBuilderConfig, options: BuildOptions, dla_core: int) -> None:
     cores = builder.num_DLA_cores
     if cores == 0:
         raise EngineCacheError("dla_core is set but this device has no DLA (Jetson AGX Orin and Orin NX have "
                                "two, Orin Nano none); set inference.dla_core to -1")
-    if not 0 <= options.dla_core < cores:
-        raise EngineCacheError(f"dla_core {options.dla_core} does not exist; this device has DLA cores "
+    if not 0 <= dla_core < cores:
+        raise EngineCacheError(f"dla_core {dla_core} does not exist; this device has DLA cores "
                                f"0..{cores - 1}")
     if options.precision == "fp32":
         raise EngineCacheError("the DLA runs FP16 and INT8 only; use precision fp16 or int8 with dla_core")
     config.default_device_type = trt.DeviceType.DLA
-    config.DLA_core = options.dla_core
+    config.DLA_core = dla_core
     # Layers the DLA cannot run go to the GPU instead of failing the build.
     config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
 
 
-def _load_timing_cache(config: Any, path: Path | None) -> Any:
+def _load_timing_cache(config: trt.IBuilderConfig, path: Path | None) -> trt.ITimingCache | None:
     if path is None:
         return None
     data = path.read_bytes() if path.is_file() else b""

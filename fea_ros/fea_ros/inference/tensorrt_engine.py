@@ -14,12 +14,15 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fea_ros.inference.engine_cache import EngineCache, EngineCacheError, EngineKey
 from fea_ros.inference.errors import BackendError
+
+if TYPE_CHECKING:  # the annotations are checked against tensorrt-stubs; at run time TensorRT may be absent
+    import tensorrt as trt
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +101,6 @@ class TensorRTEngine:
         from fea_ros.inference.models import sha256_of
         from fea_ros.inference.tensorrt_build import BuildOptions, build_engine, trt_logger
 
-        self._trt = trt
         path = Path(path)
         self.name = name or path.stem
         self.precision = precision
@@ -121,45 +123,51 @@ class TensorRTEngine:
             self._runtime = trt.Runtime(trt_logger())
             if self.dla_core is not None:
                 self._runtime.DLA_core = self.dla_core
-            self._engine = self.cache.load_or_build(key, lambda: build_engine(path, self.name, options),
-                                                    self._deserialize)
-            self._context = self._engine.create_execution_context()
-            if self._context is None:
+            engine: trt.ICudaEngine = self.cache.load_or_build(
+                key, lambda: build_engine(path, self.name, options), self._deserialize)
+            context: trt.IExecutionContext | None = engine.create_execution_context()
+            if context is None:
                 raise BackendError(f"{self.name}: TensorRT could not create an execution context "
                                    "(out of GPU memory?)")
-            self._allocate()
+            self._engine: trt.ICudaEngine | None = engine
+            self._context: trt.IExecutionContext | None = context
+            self._allocate(engine, context)
         after = (self.cache.hits, self.cache.builds, self.cache.rebuilds)
         self.cache_event = ("rebuilt" if after[2] > before[2] else "hit" if after[0] > before[0] else "built")
         self._lock = threading.Lock()
 
-    def _deserialize(self, data: bytes) -> Any:
-        engine = self._runtime.deserialize_cuda_engine(data)
+    def _deserialize(self, data: bytes) -> trt.ICudaEngine:
+        engine: trt.ICudaEngine | None = self._runtime.deserialize_cuda_engine(data)
         if engine is None:
             raise EngineCacheError("TensorRT could not deserialise it (corrupt, or built by another TensorRT)")
         return engine
 
-    def _allocate(self) -> None:
+    def _allocate(self, engine: trt.ICudaEngine, context: trt.IExecutionContext) -> None:
         """Pinned host + device buffers for every I/O tensor, sized for the largest allowed batch."""
-        trt, cuda, engine = self._trt, self._device.cuda, self._engine
+        import tensorrt as trt
+
+        from fea_ros.inference.tensorrt_build import dims_tuple
+
+        cuda = self._device.cuda
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
-        self.input_shapes = {n: tuple(int(d) for d in engine.get_tensor_shape(n)) for n in inputs}
-        self.output_shapes = {n: tuple(int(d) for d in engine.get_tensor_shape(n)) for n in names
+        self.input_shapes = {n: dims_tuple(engine.get_tensor_shape(n)) for n in inputs}
+        self.output_shapes = {n: dims_tuple(engine.get_tensor_shape(n)) for n in names
                               if n not in self.input_shapes}
-        self._max_input_shapes = {}
+        self._max_input_shapes: dict[str, tuple[int, ...]] = {}
         for name, shape in self.input_shapes.items():
-            largest = tuple(engine.get_tensor_profile_shape(name, 0)[2]) if -1 in shape else shape
-            self._max_input_shapes[name] = tuple(int(d) for d in largest)
-            self._context.set_input_shape(name, self._max_input_shapes[name])
+            largest = dims_tuple(engine.get_tensor_profile_shape(name, 0)[2]) if -1 in shape else shape
+            self._max_input_shapes[name] = largest
+            context.set_input_shape(name, largest)
         self._dtypes = {n: np.dtype(trt.nptype(engine.get_tensor_dtype(n))) for n in names}
         self._stream = cuda.Stream()
         self._host: dict[str, np.ndarray] = {}
         self._device_buffers: dict[str, Any] = {}
         for name in names:
-            shape = self._max_input_shapes.get(name) or tuple(self._context.get_tensor_shape(name))
+            shape = self._max_input_shapes.get(name) or dims_tuple(context.get_tensor_shape(name))
             self._host[name] = cuda.pagelocked_empty(int(np.prod(shape)), self._dtypes[name])
             self._device_buffers[name] = cuda.mem_alloc(max(1, self._host[name].nbytes))
-            self._context.set_tensor_address(name, int(self._device_buffers[name]))
+            context.set_tensor_address(name, int(self._device_buffers[name]))
         self.max_batch = min((s[0] for n, s in self._max_input_shapes.items() if self.input_shapes[n][0] == -1),
                              default=None)
 
@@ -185,17 +193,22 @@ class TensorRTEngine:
                                "(-1 = any size)")
 
     def _run_once(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from fea_ros.inference.tensorrt_build import dims_tuple
+
         cuda = self._device.cuda
+        context = self._context
+        if context is None:
+            raise BackendError(f"{self.name}: the engine was closed; create a new one")
         with self._lock, self._device:
             for name, array in arrays.items():
-                if not self._context.set_input_shape(name, array.shape):
+                if not context.set_input_shape(name, array.shape):
                     raise BackendError(f"{self.name}: TensorRT rejected input shape {array.shape} for '{name}'")
                 host = self._host[name][:array.size]
                 np.copyto(host, array.ravel())
                 cuda.memcpy_htod_async(self._device_buffers[name], host, self._stream)
-            if not self._context.execute_async_v3(stream_handle=self._stream.handle):
+            if not context.execute_async_v3(stream_handle=self._stream.handle):
                 raise BackendError(f"{self.name}: TensorRT execution failed; see the TensorRT log")
-            shapes = {n: tuple(int(d) for d in self._context.get_tensor_shape(n)) for n in self.output_shapes}
+            shapes = {n: dims_tuple(context.get_tensor_shape(n)) for n in self.output_shapes}
             for name, shape in shapes.items():
                 host = self._host[name][:int(np.prod(shape))]
                 cuda.memcpy_dtoh_async(host, self._device_buffers[name], self._stream)

@@ -61,7 +61,8 @@ def block_main_direction_means(flow: np.ndarray, grid: int, later: np.ndarray | 
 
 
 def _flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 9, 3, 5, 1.1, 0)
+    # None: OpenCV allocates the flow (its stubs type the argument as a required array; see mie/flow.py)
+    return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 9, 3, 5, 1.1, 0)  # type: ignore[call-overload]
 
 
 def mdmd_feature_curve(crops: list[np.ndarray], k: int, grid: int = 6) -> np.ndarray:

@@ -18,6 +18,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -25,11 +26,18 @@ from tqdm import tqdm
 
 from fea_ros.core.config import MieConfig, apply_overrides
 from fea_ros.core.errors import InputError
-from fea_ros.core.types import Landmarks
+from fea_ros.core.types import ActionUnits, Landmarks
 from fea_ros.mie.alignment import FaceAligner
 from fea_ros.mie.baseline_mdmd import MdmdConfig, mdmd_spot
 from fea_ros.mie.evaluation import Interval, SpottingScores, evaluate, normalise_type, write_intervals
+from fea_ros.mie.datasets import FaceAnalyser
 from fea_ros.mie.spotter import MieSpotter
+
+if TYPE_CHECKING:
+    from fea_ros.core.pipeline import Pipeline
+
+#: the pipeline that finds the faces (reset per clip) and the analyser that runs it; None: stored landmarks
+MeshSource = tuple["Pipeline", FaceAnalyser] | None
 
 DEFAULT_DATA = Path("out") / "mie_benchmark" / "seed-2"
 TUNED_ON_SEED = 1
@@ -61,7 +69,7 @@ def load_truth(path: Path) -> list[Interval]:
                 for row in csv.DictReader(handle)]
 
 
-def _mesh_source(mode: str):
+def _mesh_source(mode: str) -> MeshSource:
     if mode == "truth":
         return None
     from fea_ros.core.config import PipelineConfig
@@ -72,7 +80,7 @@ def _mesh_source(mode: str):
     config.mie.enabled = False
     pipeline = Pipeline(config)
 
-    def analyse(image: np.ndarray, stamp_ns: int):
+    def analyse(image: np.ndarray, stamp_ns: int) -> tuple[Landmarks | None, ActionUnits | None]:
         result = pipeline.process(Frame(image=image, stamp_ns=stamp_ns))
         if not result.faces:
             return None, None
@@ -83,7 +91,7 @@ def _mesh_source(mode: str):
 
 
 def run_clip(folder: Path, fps: float, n_frames: int, spotter: MieSpotter, mdmd: MdmdConfig,
-             mesh_source, run_baseline: bool) -> tuple[list, list[float], list[tuple[int, int, str]], list[float]]:
+             mesh_source: MeshSource, run_baseline: bool) -> tuple[list, list[float], list[tuple[int, int, str]], list[float]]:
     """Spotter events, spotter ms per frame, baseline intervals (frames), baseline ms per frame."""
     stored = np.load(folder / "landmarks.npy") if mesh_source is None else None
     if mesh_source is not None:
@@ -96,11 +104,14 @@ def run_clip(folder: Path, fps: float, n_frames: int, spotter: MieSpotter, mdmd:
         if image is None:
             raise InputError(f"{folder / f'{index + 1:06d}.jpg'} is missing or unreadable; re-make the benchmark")
         stamp_ns = int(round(index * 1e9 / fps))
+        landmarks: Landmarks | None
+        action_units: ActionUnits | None
         if stored is not None:
             points = np.zeros((stored.shape[1], 3))
             points[:, :2] = stored[index]
             landmarks, action_units = Landmarks(points=points, presence=1.0, ibug68=points[:68, :2]), None
         else:
+            assert mesh_source is not None  # stored landmarks are read exactly when there is no mesh source
             landmarks, action_units = mesh_source[1](image, stamp_ns)
         start = time.perf_counter()
         events.extend(spotter.update("face", stamp_ns, image, landmarks, action_units))

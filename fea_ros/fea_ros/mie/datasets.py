@@ -68,7 +68,7 @@ def _sheets(path: Path) -> list[list[list[object]]]:
                                      "export the sheets to CSV") from exc
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
         return [[list(row) for row in sheet.iter_rows(values_only=True)] for sheet in workbook.worksheets]
-    sheets = []
+    sheets: list[list[list[object]]] = []
     for candidate in (path, path.with_name(f"{path.stem}_naming1.csv"), path.with_name(f"{path.stem}_naming2.csv")):
         if candidate.is_file():
             with candidate.open(newline="", encoding="utf-8-sig") as handle:
@@ -77,9 +77,12 @@ def _sheets(path: Path) -> list[list[list[object]]]:
 
 
 def _number(value: object) -> float | None:
+    """A cell as a number: int/float cells, or text that parses as one; else None (headers, dates, blanks)."""
+    if not isinstance(value, (int, float, str)):
+        return None
     try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        return float(value)
+    except ValueError:
         return None
 
 
@@ -93,9 +96,10 @@ def read_casme2_labels(path: str | Path) -> list[LabelledInterval]:
     codes = {str(row[1]).strip(): str(row[0]).strip().zfill(4) for row in sheets[2] if len(row) > 1 and row[1]}
     labels = []
     for number, row in enumerate(sheets[0], 1):
-        if len(row) < 8 or _number(row[0]) is None or _number(row[2]) is None:
+        subject_number = _number(row[0]) if len(row) >= 8 else None
+        if subject_number is None or _number(row[2]) is None:
             continue  # header or empty row
-        subject = folders.get(int(float(row[0])))
+        subject = folders.get(int(subject_number))
         name = str(row[1]).split("_")[0]
         if subject is None or name not in codes:
             raise DatasetLayoutError(f"{path}: row {number}: subject {row[0]} or clip {row[1]} is not in the "
@@ -120,12 +124,16 @@ def read_sammlv_labels(path: str | Path) -> list[LabelledInterval]:
     if len(column) < 5:
         raise DatasetLayoutError(f"{path}: header lacks one of Filename, Onset, Apex, Offset, Type")
     labels = []
-    for row in rows[header_at + 1:]:
-        if not row or row[column["Filename"]] in (None, "") or _number(row[column["Onset"]]) is None:
+    for number, row in enumerate(rows[header_at + 1:], header_at + 2):
+        onset_value = _number(row[column["Onset"]]) if row else None
+        if not row or row[column["Filename"]] in (None, "") or onset_value is None:
             continue
         parts = str(row[column["Filename"]]).split("_")
-        onset = int(round(float(row[column["Onset"]])))
-        offset = int(round(float(row[column["Offset"]])))
+        offset_value = _number(row[column["Offset"]])
+        if offset_value is None:
+            raise DatasetLayoutError(f"{path}: row {number}: Offset {row[column['Offset']]!r} is not a frame number")
+        onset = int(round(onset_value))
+        offset = int(round(offset_value))
         apex = int(round(_number(row[column["Apex"]]) or -1))
         if apex < 0:
             apex = (onset + offset) // 2
@@ -193,7 +201,7 @@ def pipeline_analyser() -> FaceAnalyser:
     pipeline = Pipeline(config)
     last_stamp = [-1]
 
-    def analyse(image: np.ndarray, stamp_ns: int):
+    def analyse(image: np.ndarray, stamp_ns: int) -> tuple[Landmarks | None, ActionUnits | None]:
         if stamp_ns <= last_stamp[0]:
             pipeline.reset()
         last_stamp[0] = stamp_ns

@@ -59,7 +59,8 @@ def region_boxes(crop_points: np.ndarray, interocular_px: float, side: int) -> R
     n = len(REGION_NAMES)
     boxes = all_boxes[:n]
     centres = (boxes[:, :2] + boxes[:, 2:] - 1) / 2.0
-    return RegionBoxes(boxes, centres, [tuple(int(v) for v in b) for b in all_boxes[n:]])
+    reference = [(int(x0), int(y0), int(x1), int(y1)) for x0, y0, x1, y1 in all_boxes[n:]]
+    return RegionBoxes(boxes, centres, reference)
 
 
 class FlowEstimator:
@@ -70,12 +71,14 @@ class FlowEstimator:
     """
 
     def __init__(self, finest_scale: int = 1, refinement_iterations: int = 1) -> None:
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self._dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         self._dis.setFinestScale(finest_scale)
         self._dis.setVariationalRefinementIterations(refinement_iterations)
 
     def __call__(self, reference: np.ndarray, current: np.ndarray) -> np.ndarray:
-        return self._dis.calc(reference, current, None)
+        # None: DIS allocates the flow. OpenCV's stubs type the argument as a required array, but handing DIS
+        # an array crashed it (segfault inside calc in the pipeline, opencv-python-headless 4.14)
+        return self._dis.calc(reference, current, None)  # type: ignore[call-overload]
 
 
 def fit_rigid_motion(flow: np.ndarray, boxes: list[tuple[int, int, int, int]], step: int = 2) -> np.ndarray:
@@ -128,7 +131,9 @@ def _build_channels() -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], np.
     amplitude than on either side alone.
     """
     index = {name: i for i, name in enumerate(REGION_NAMES)}
-    names, members, rows = [], [], []
+    names: list[str] = []
+    members: list[tuple[str, ...]] = []
+    rows: list[np.ndarray] = []
 
     def row(terms: list[tuple[str, int, float]]) -> np.ndarray:
         r = np.zeros(2 * len(REGION_NAMES))

@@ -244,6 +244,7 @@ class MieSpotter:
     def _learn_noise(self, track: _Track, magnitude: np.ndarray, z: np.ndarray, stamp_ns: int) -> None:
         if len(track.history) < 2:
             return
+        assert track.noise is not None  # set from the first compared frame, before anything is learnt
         dt = (stamp_ns - track.history[-2].stamp_ns) * 1e-9
         track.noise_updates += 1
         # a plain running mean until the time constant is reached, so the first frames do not dominate
@@ -255,6 +256,7 @@ class MieSpotter:
     def _follow(self, face_id: str, track: _Track, stamp_ns: int) -> list[MicroExpressionEvent]:
         c = self.config
         current = track.history[-1]
+        assert track.active is not None  # set when the event started
         if not current.blink:
             track.active |= (current.z - current.common >= c.threshold_sigma) & ~_EYE_MASK
         # only the channels that moved decide when the movement is over: the maximum of all the others
@@ -283,7 +285,7 @@ class MieSpotter:
         forced = (stamp_ns - track.detected_ns) * 1e-9 >= c.max_event_s
         if not (ended or forced):
             return []
-        offset_ns = track.below_since_ns if ended else stamp_ns
+        offset_ns = track.below_since_ns if ended and track.below_since_ns is not None else stamp_ns
         event = self._make_event(face_id, track, offset_ns, edge, stamp_ns)
         track.frozen = None
         track.below_since_ns = None
@@ -298,6 +300,7 @@ class MieSpotter:
         detected = next(i for i, r in enumerate(history) if r.stamp_ns >= track.detected_ns)
         onset = detected
         active = track.active
+        assert active is not None  # set when the event started
         while onset > 0 and _event_level(history[onset - 1].z, active) >= edge \
                 and history[onset - 1].stamp_ns >= track.floor_ns:
             onset -= 1

@@ -152,7 +152,9 @@ class FaceAnimator:
     def render(self, spec: ClipSpec, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Frame ``index`` (BGR uint8, JPEG round-tripped) and its landmarks (N, 2) frame px."""
         encoded, points = self.render_jpeg(spec, index, rng)
-        return cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR), points
+        frame = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR)
+        assert frame is not None, "OpenCV could not decode the JPEG it just encoded"
+        return frame, points
 
     def render_jpeg(self, spec: ClipSpec, index: int, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
         """Frame ``index`` as a JPEG file's bytes at the clip's quality, and its landmarks (N, 2) frame px."""

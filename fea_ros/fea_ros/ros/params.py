@@ -169,7 +169,8 @@ def parameter_specs(config: PipelineConfig | None = None) -> list[ParameterSpec]
         fallback = comments.get(name, f"PipelineConfig.{name}")
         description, choices, minimum, maximum = _PIPELINE_DOCS.get(name, (fallback, (), None, None))
         if isinstance(default, float) and minimum is not None:
-            minimum, maximum = float(minimum), float(maximum)
+            minimum = float(minimum)
+            maximum = float(maximum) if maximum is not None else None
         specs.append(ParameterSpec(name, default, description, choices, minimum, maximum))
     return specs
 

@@ -158,6 +158,7 @@ class FrameRunner(Generic[Item, Result]):
                     self._condition.wait()
                 if not self._running:
                     return
+                assert self._slot is not None  # the wait above ends only with a slot or when stopping
                 item, submitted_at = self._slot
                 self._slot = None
             try:

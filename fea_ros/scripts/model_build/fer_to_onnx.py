@@ -2,6 +2,12 @@
 
 The Keras functional graph in the h5's model_config is interpreted layer by layer, so the torch module is the
 Keras model as saved (including TF "same" padding, which is asymmetric for stride 2).
+
+BatchNormalization layers that follow a convolution are folded into it here, in float64 numpy with one rounding
+to float32, rather than left to the exporter: torch's ONNX exporter folds them with torch.sqrt/div, which on x86
+go through MKL's vector math, whose last bit depends on the CPU MKL dispatches for (the committed file built on
+one machine differed from a rebuild on another by 1-2 ulp in the folded scales). numpy's float64 sqrt and
+division are correctly rounded everywhere, so the folded weights, and the ONNX bytes, are the same on any CPU.
 """
 from __future__ import annotations
 
@@ -44,6 +50,19 @@ def keras_weights(h5: h5py.File, layer: str) -> dict[str, np.ndarray]:
     return weights
 
 
+def fold_batch_norm(kernel: np.ndarray, bias: np.ndarray | None, norm: dict[str, np.ndarray], epsilon: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(kernel, bias) of conv -> BatchNorm as one conv; kernel is [out, in, kh, kw], computed in float64."""
+    mean = norm["moving_mean"].astype(np.float64)
+    gamma = norm.get("gamma", np.ones_like(mean)).astype(np.float64)
+    beta = norm.get("beta", np.zeros_like(mean)).astype(np.float64)
+    scale = gamma / np.sqrt(norm["moving_variance"].astype(np.float64) + epsilon)
+    folded_kernel = kernel.astype(np.float64) * scale[:, None, None, None]
+    conv_bias = np.zeros_like(mean) if bias is None else bias.astype(np.float64)
+    folded_bias = (conv_bias - mean) * scale + beta
+    return folded_kernel.astype(np.float32), folded_bias.astype(np.float32)
+
+
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """TF 'SAME' padding (before, after) along one axis."""
     out = math.ceil(size / stride)
@@ -59,6 +78,13 @@ class KerasGraph(nn.Module):
         self.layers_spec = keras_layers(h5)
         self.ops = nn.ModuleDict()
         self.input_hw = input_hw
+        #: BatchNormalization layers folded into the conv before them (identity in forward)
+        self.folded: set[str] = set()
+        consumers: dict[str, int] = {}
+        for layer in self.layers_spec:
+            for source in layer["inbound"]:
+                consumers[source] = consumers.get(source, 0) + 1
+        kinds = {layer["name"]: layer["class_name"] for layer in self.layers_spec}
         for layer in self.layers_spec:
             kind, name, config = layer["class_name"], layer["name"], layer["config"]
             if kind not in SUPPORTED:
@@ -87,6 +113,9 @@ class KerasGraph(nn.Module):
                 if "bias" in weights:
                     pw.bias.data.copy_(torch.from_numpy(weights["bias"]))
                 self.ops[name] = nn.Sequential(dw, pw)
+            elif kind == "BatchNormalization" and self._foldable(layer, kinds, consumers):
+                self._fold_into_conv(layer["inbound"][0], weights, config["epsilon"])
+                self.folded.add(name)
             elif kind == "BatchNormalization":
                 norm = nn.BatchNorm2d(weights["moving_mean"].shape[0], eps=config["epsilon"])
                 norm.weight.data.copy_(torch.from_numpy(weights.get("gamma", np.ones_like(weights["moving_mean"]))))
@@ -100,6 +129,30 @@ class KerasGraph(nn.Module):
         self.eval()  # in training mode the dry run would overwrite the BatchNorm running statistics
         with torch.no_grad():
             self.forward(torch.zeros(1, 1, *input_hw))
+
+    def _foldable(self, layer: dict, kinds: dict[str, str], consumers: dict[str, int]) -> bool:
+        """A BatchNorm can be folded when it alone reads a linear (no activation) conv's output."""
+        source = layer["inbound"][0] if len(layer["inbound"]) == 1 else None
+        if source is None or kinds.get(source) not in ("Conv2D", "SeparableConv2D") or consumers[source] != 1:
+            return False
+        conv_config = next(spec["config"] for spec in self.layers_spec if spec["name"] == source)
+        return conv_config.get("activation", "linear") == "linear"
+
+    def _fold_into_conv(self, conv_name: str, norm: dict[str, np.ndarray], epsilon: float) -> None:
+        op = self.ops[conv_name]
+        conv = op[-1] if isinstance(op, nn.Sequential) else op  # a separable conv's pointwise part
+        assert isinstance(conv, nn.Conv2d)
+        bias = conv.bias.detach().numpy() if conv.bias is not None else None
+        kernel, folded_bias = fold_batch_norm(conv.weight.detach().numpy(), bias, norm, epsilon)
+        folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
+                           groups=conv.groups, bias=True)
+        folded.weight.data.copy_(torch.from_numpy(kernel))
+        assert folded.bias is not None
+        folded.bias.data.copy_(torch.from_numpy(folded_bias))
+        if isinstance(op, nn.Sequential):
+            op[-1] = folded
+        else:
+            self.ops[conv_name] = folded
 
     def _padded(self, x: torch.Tensor, name: str, config: dict, kernel: tuple[int, int], value: float
                 ) -> torch.Tensor:
@@ -126,7 +179,7 @@ class KerasGraph(nn.Module):
                 output = self.ops[name](self._padded(inputs[0], name, config, tuple(config["kernel_size"]), 0.0))
                 output = apply_activation(output, config.get("activation", "linear"))
             elif kind == "BatchNormalization":
-                output = self.ops[name](inputs[0])
+                output = inputs[0] if name in self.folded else self.ops[name](inputs[0])
             elif kind == "Activation":
                 output = apply_activation(inputs[0], config["activation"])
             elif kind == "MaxPooling2D":
