@@ -1,12 +1,13 @@
 """Still images: Pipeline.process_image reports every face at once, from one image, with no state kept."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from core_scenes import Placement, astronaut_bgr, render
+from core_scenes import ASTRONAUT_SHORT_RANGE_BOX, Placement, astronaut_bgr, render
 from fea_ros.core.config import PipelineConfig
-from fea_ros.core.errors import InputError
+from fea_ros.core.errors import ConfigError, InputError
 from fea_ros.core.pipeline import STAGES, Pipeline
 from fea_ros.core.types import Frame
 
@@ -64,3 +65,50 @@ def test_given_boxes_skip_the_detector(full):
 def test_bad_image_is_an_input_error(full):
     with pytest.raises(InputError, match="uint8"):
         full.process_image(np.zeros((64, 64, 3), np.float32))
+
+
+def close_up(fraction: float) -> np.ndarray:
+    """A square crop of the astronaut photo in which the face (brow to chin) is ``fraction`` of the height."""
+    box = ASTRONAUT_SHORT_RANGE_BOX
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    half = (box[3] - box[1]) / fraction / 2
+    return np.ascontiguousarray(astronaut_bgr()[int(cy - half):int(cy + half), int(cx - half):int(cx + half)])
+
+
+def padded_small_face(face_px: int, border_px: int) -> np.ndarray:
+    """The face cut tightly from the photo, shrunk to ``face_px`` square, with a grey border around it."""
+    x0, y0, x1, y1 = ASTRONAUT_SHORT_RANGE_BOX.astype(int)
+    face = cv2.resize(astronaut_bgr()[y0:y1, x0:x1], (face_px, face_px), interpolation=cv2.INTER_AREA)
+    return cv2.copyMakeBorder(face, *[border_px] * 4, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+
+
+@pytest.mark.parametrize("image,face_px", [(close_up(0.9), 93), (close_up(1.0), 93), (padded_small_face(48, 24), 48),
+                                           (padded_small_face(48, 8), 48)],
+                         ids=["face 90% of a close-up", "face 100%", "48-px face padded 50%", "48-px face padded 17%"])
+def test_the_default_configuration_finds_close_up_and_small_cropped_faces(full, image, face_px):
+    result = full.process_image(image)
+    assert len(result.faces) == 1, f"{image.shape}: {len(result.faces)} faces"
+    face = result.faces[0]
+    assert face.expression == "happy"
+    height, width = image.shape[:2]
+    centre = ((face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2)
+    assert abs(centre[0] - width / 2) < 0.15 * width and abs(centre[1] - height / 2) < 0.15 * height
+    assert 0.7 * face_px < face.box[3] - face.box[1] < 1.5 * face_px, face.box
+
+
+def test_the_full_range_model_alone_misses_a_close_up_that_its_fallback_finds(full):
+    image = close_up(0.9)
+    assert full.detector.detect(image) == []  # the full-range model's own limit (BENCHMARKS.md curve)
+    assert full.detector.fallback is not None and len(full.detector.fallback.detect(image)) == 1
+    config = PipelineConfig()
+    config.detection.fallback_detector = "none"
+    assert Pipeline(config).process_image(image).faces == []
+
+
+def test_fast_configuration_has_no_second_detector():
+    fast = Pipeline(PipelineConfig.fast())
+    assert fast.detector.spec.model == "blazeface_short_128" and fast.detector.fallback is None
+    config = PipelineConfig()
+    config.detection.fallback_detector = "tiny"
+    with pytest.raises(ConfigError, match="fallback_detector"):
+        Pipeline(config)

@@ -22,7 +22,7 @@ import numpy as np
 
 from fea_ros.core.action_units import BlendshapeEstimator
 from fea_ros.core.config import PipelineConfig
-from fea_ros.core.detection import FaceDetector, detector_spec
+from fea_ros.core.detection import FaceDetector, detector_spec, fallback_spec
 from fea_ros.core.errors import ConfigError, InputError
 from fea_ros.core.expression import NETS, ExpressionClassifier, enabled_nets
 from fea_ros.core.landmarks import (FaceMesh, Roi, box_from_mesh, keypoints_from_mesh, mesh_model,
@@ -88,7 +88,10 @@ class Pipeline:
         def engine(name: str):
             return create_engine(name, config.inference, manifest, backend=backend)
 
-        self.detector = FaceDetector(engine(detector_spec(config.detection.detector).model), config.detection)
+        fallback = fallback_spec(config.detection)
+        self.detector = FaceDetector(
+            engine(detector_spec(config.detection.detector).model), config.detection,
+            fallback=FaceDetector(engine(fallback.model), config.detection, fallback) if fallback else None)
         self.mesh = FaceMesh(engine(mesh_model(config.landmarks.model)[0]), config.landmarks)
         self.blendshapes = BlendshapeEstimator(engine("face_blendshapes_52")) if config.blendshapes else None
         nets = enabled_nets(config.expression)
