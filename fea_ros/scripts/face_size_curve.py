@@ -12,8 +12,8 @@ Photos: the bundled ones (skimage's astronaut and cameraman, fea_ros/test/fixtur
 --images, every .jpg/.png in a folder (e.g. ../shared/data/expression-dev/images: mostly 350 x 350 tight
 face crops; --limit N takes an evenly spaced N of them).
 
-Detectors: full, short (the plain BlazeFace models), default, fast (the detection stage of those pipeline
-configurations, whatever it does), mediapipe-full, mediapipe-short (MediaPipe's own face detection
+Detectors: full, short (the plain BlazeFace models), default, fast (the detector of a video frame in those
+pipeline configurations, whatever it does), stills (how Pipeline.process_image finds faces), mediapipe-full, mediapipe-short (MediaPipe's own face detection
 solution, model_selection 1 / 0, if the mediapipe package is installed, e.g. in a separate venv).
 
 Usage:
@@ -74,6 +74,11 @@ def fea_detector(name: str) -> Detect:
     from fea_ros.inference.factory import create_engine
     from fea_ros.inference.models import Manifest
 
+    if name == "stills":
+        from fea_ros.core.still import find_faces
+
+        pipeline = Pipeline(PipelineConfig())
+        return lambda image: [d.box for d, _ in find_faces(pipeline, image)]
     if name in ("default", "fast"):
         config = PipelineConfig() if name == "default" else PipelineConfig.fast()
         detector = Pipeline(config).detector
@@ -229,7 +234,7 @@ def plot(results: dict[str, dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--detectors", default="full,short,default",
-                        help="comma-separated: full, short, default, fast, mediapipe-full, mediapipe-short")
+                        help="comma-separated: full, short, default, fast, stills, mediapipe-full, mediapipe-short")
     parser.add_argument("--images", type=Path, default=None, help="a folder of face photos to add")
     parser.add_argument("--limit", type=int, default=None, help="use an evenly spaced N of the folder's photos")
     parser.add_argument("--no-bundled", action="store_true", help="skip the bundled photos")

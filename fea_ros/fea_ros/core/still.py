@@ -1,6 +1,7 @@
 """One still image in, every face's result out: no tracking, no smoothing, no micro-expressions.
 
-A photo is not a frame of a video. Each call detects the faces afresh, reports every detection at once
+A photo is not a frame of a video. Each call detects the faces afresh (down to a tenth of the image when
+the detector finds none on the whole image: core/tiles.py), reports every detection at once
 (video reports a face only after ``tracking.confirm_frames`` frames), gives the unsmoothed expression
 probabilities and keeps nothing for the next call, so a folder of unrelated photos gives independent
 results. The stages and models are the video pipeline's own (core/pipeline.py), so a face gets the same box,
@@ -14,9 +15,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fea_ros.core.detection import DETECTORS, FaceDetector
 from fea_ros.core.errors import InputError
 from fea_ros.core.landmarks import box_from_mesh, keypoints_from_mesh, roi_from_detection
 from fea_ros.core.temporal import valence_arousal
+from fea_ros.core.tiles import detect_in_tiles
 from fea_ros.core.types import EXPRESSION_LABELS, Detection, FaceResult, FrameResult, Landmarks
 
 if TYPE_CHECKING:
@@ -38,35 +41,57 @@ def detection_from_box(box: Sequence[float] | np.ndarray) -> Detection:
                      keypoints=(array[:2] + _KEYPOINTS_IN_BOX * size).astype(np.float32))
 
 
-def process_still(pipeline: "Pipeline", image: np.ndarray, *, frame_id: str = "", index: int = 0,
-                  stamp_ns: int = 0, boxes: Sequence[Sequence[float] | np.ndarray] | None = None) -> FrameResult:
-    """See Pipeline.process_image."""
-    from fea_ros.core.pipeline import MIN_IMAGE_SIDE, STAGES, to_bgr
+def tile_detector(detector: FaceDetector) -> FaceDetector:
+    """The short-range model where the pipeline has it (first or as fallback), else its only detector."""
+    for candidate in (detector, detector.fallback):
+        if candidate is not None and candidate.spec.model == DETECTORS["short"].model:
+            return candidate
+    return detector
 
+
+def find_faces(pipeline: "Pipeline", image: np.ndarray,
+               boxes: Sequence[Sequence[float] | np.ndarray] | None = None) -> list[tuple[Detection, Landmarks | None]]:
+    """Each face of a BGR image with its mesh (None where the mesh does not find it), best detection first.
+
+    The pipeline's detector (with its fallback) runs on the whole image; where it finds nothing, the
+    short-range model looks at tiles for smaller faces (core/tiles.py), and a face found only there must also
+    be found by the mesh. A face's box is then taken from its mesh, as the video pipeline does.
+    """
     config = pipeline.config
-    image = to_bgr(image, max(MIN_IMAGE_SIDE, int(np.ceil(config.detection.min_face_px))))
-    timings = dict.fromkeys(STAGES, 0.0)
-    clock = time.perf_counter
-
-    start = clock()
-    if boxes is None:
-        detections = pipeline.detector(image)
-    else:
+    tiled = False
+    if boxes is not None:
         detections = [detection_from_box(box) for box in boxes]
-    timings["detect"] = (clock() - start) * 1e3
-
-    start = clock()
+    else:
+        detections = pipeline.detector(image)
+        if not detections:
+            detections, tiled = detect_in_tiles(tile_detector(pipeline.detector), image), True
     found: list[tuple[Detection, Landmarks | None]] = []
     for detection in detections:
         landmarks = pipeline.mesh(image, roi_from_detection(detection, config.landmarks.crop_scale))
         if landmarks.presence < config.tracking.min_presence:
-            found.append((detection, None))
+            if not tiled:
+                found.append((detection, None))
             continue
         # the box the video pipeline reports for a face its mesh found (landmarks.box_from_mesh)
         box = box_from_mesh(landmarks.points, config.detection.detector).astype(np.float32)
         found.append((Detection(box=box, score=detection.score, keypoints=keypoints_from_mesh(landmarks.points)),
                       landmarks))
-    timings["landmarks"] = (clock() - start) * 1e3
+    return found
+
+
+def process_still(pipeline: "Pipeline", image: np.ndarray, *, frame_id: str = "", index: int = 0,
+                  stamp_ns: int = 0, boxes: Sequence[Sequence[float] | np.ndarray] | None = None) -> FrameResult:
+    """See Pipeline.process_image."""
+    from fea_ros.core.pipeline import MIN_IMAGE_SIDE, STAGES, to_bgr
+
+    image = to_bgr(image, max(MIN_IMAGE_SIDE, int(np.ceil(pipeline.config.detection.min_face_px))))
+    timings = dict.fromkeys(STAGES, 0.0)
+    clock = time.perf_counter
+
+    start = clock()
+    found = find_faces(pipeline, image, boxes)
+    # detector and mesh run together here (the mesh confirms faces found in tiles): all of it is "detect"
+    timings["detect"] = (clock() - start) * 1e3
 
     start = clock()
     expressions = pipeline.expression(image, [detection.box for detection, _ in found])
