@@ -16,9 +16,10 @@ Detectors: full, short (the plain BlazeFace models), default, fast (the detector
 pipeline configurations, whatever it does), stills (how Pipeline.process_image finds faces), mediapipe-full, mediapipe-short (MediaPipe's own face detection
 solution, model_selection 1 / 0, if the mediapipe package is installed, e.g. in a separate venv).
 
-Usage:
-    python fea_ros/scripts/face_size_curve.py --detectors full,short,default \\
-        --images ../shared/data/expression-dev/images --limit 400 --json out/curve.json --plot out/curve.png
+Usage (BENCHMARKS.md "Still images and close-up faces" has the runs behind its table):
+    python fea_ros/scripts/face_size_curve.py --detectors full,short,default,stills \\
+        --images ../shared/data/expression-dev/images --limit 300 --json out/curve.json --plot out/curve.png
+    python fea_ros/scripts/face_size_curve.py --merge out/curve.json out/mediapipe.json --plot out/all.png
 """
 from __future__ import annotations
 
@@ -191,6 +192,24 @@ def measure(photos: dict[str, np.ndarray], detectors: dict[str, Detect], aspects
                      for aspect, per in hits.items()}}
 
 
+def empty_frame_cost(detectors: dict[str, Detect], repeats: int) -> dict[str, float]:
+    """Median ms per call on a 640 x 480 frame without a face (skimage's coffee photo), detectors interleaved
+    so that load on a shared machine hits them alike. The cost a face-less video frame pays for detection."""
+    import time
+
+    from skimage import data
+
+    frame = cv2.resize(cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR), FRAMES["4:3"], interpolation=cv2.INTER_AREA)
+    times: dict[str, list[float]] = {name: [] for name in detectors}
+    for _ in tqdm(range(repeats), desc="empty-frame cost", unit="round"):
+        for name, detect in detectors.items():
+            start = time.perf_counter()
+            if detect(frame):
+                raise SystemExit(f"{name} found a face in the empty frame; the cost would not be an empty frame's")
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
 def markdown(results: dict[str, dict]) -> str:
     lines = []
     for label, result in results.items():
@@ -231,6 +250,24 @@ def plot(results: dict[str, dict], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def merge(paths: list[Path]) -> dict[str, dict]:
+    """The curves of several --json files in one (e.g. MediaPipe's, measured in its own venv, and fea_ros's)."""
+    merged: dict[str, dict] = {}
+    for path in paths:
+        for label, result in json.loads(path.read_text()).items():
+            if label == "empty_frame_ms":
+                continue
+            if label not in merged:
+                merged[label] = {**result, "rate": {a: dict(r) for a, r in result["rate"].items()}}
+                continue
+            if (result["faces"], result["sizes"]) != (merged[label]["faces"], merged[label]["sizes"]):
+                raise SystemExit(f"{path}: '{label}' has other faces or sizes than the files before it; measure "
+                                 "every file with the same --images and --limit")
+            for aspect, rates in result["rate"].items():
+                merged[label]["rate"].setdefault(aspect, {}).update(rates)
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--detectors", default="full,short,default",
@@ -239,9 +276,20 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="use an evenly spaced N of the folder's photos")
     parser.add_argument("--no-bundled", action="store_true", help="skip the bundled photos")
     parser.add_argument("--aspects", default="4:3,1:1", help=f"frame shapes: {', '.join(FRAMES)}")
+    parser.add_argument("--empty-frame-cost", type=int, default=0, metavar="N",
+                        help="also time each detector N times on a frame without a face (median ms)")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
+                        help="measure nothing: merge these --json outputs into one table and plot")
     parser.add_argument("--json", type=Path, default=None, help="write the rates here")
     parser.add_argument("--plot", type=Path, default=None, help="write the curves here (PNG)")
     args = parser.parse_args()
+    if args.merge:
+        merged = merge(args.merge)
+        print(markdown(merged))
+        if args.plot:
+            plot(merged, args.plot)
+            print(f"wrote {args.plot}", file=sys.stderr)
+        return
     aspects = args.aspects.split(",")
     if unknown := set(aspects) - set(FRAMES):
         raise SystemExit(f"unknown --aspects {sorted(unknown)}; use {', '.join(FRAMES)}")
@@ -262,9 +310,13 @@ def main() -> None:
             print(f"{label}: no face found for the reference box in {len(result['no_reference'])} photos "
                   f"(left out): {', '.join(result['no_reference'][:10])}", file=sys.stderr)
     print(markdown(results))
+    cost = empty_frame_cost(detectors, args.empty_frame_cost) if args.empty_frame_cost > 0 else {}
+    if cost:
+        print("median ms per 640 x 480 frame without a face: "
+              + ", ".join(f"{name} {ms:.2f}" for name, ms in cost.items()))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps({**results, "empty_frame_ms": cost}, indent=1))
     if args.plot:
         plot(results, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
