@@ -112,3 +112,33 @@ def test_fast_configuration_has_no_second_detector():
     config.detection.fallback_detector = "tiny"
     with pytest.raises(ConfigError, match="fallback_detector"):
         Pipeline(config)
+
+
+def test_small_faces_the_detector_misses_are_found_in_tiles(full):
+    # two faces a tenth of the frame height on a plain background: full-range (and short-range, the fallback)
+    # find neither on the whole frame
+    placements = [Placement(120, 300, 0.5), Placement(500, 150, 0.5)]
+    image = render(placements)
+    assert full.detector(image) == []
+    result = full.process_image(image)
+    assert len(result.faces) == 2
+    centres = sorted(((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2) for f in result.faces)
+    for (cx, cy), placement in zip(centres, sorted(placements, key=lambda p: p.cx)):
+        assert abs(cx - placement.cx) < 15 and abs(cy - placement.cy) < 25
+    assert all(f.expression == "happy" and f.landmarks is not None for f in result.faces)
+    assert [f.face_id for f in result.faces] == ["f1", "f2"]
+
+
+def test_tiles_cover_every_face_size_down_to_a_tenth():
+    from fea_ros.core.tiles import MIN_FACE_SHARE, SMALLEST_FACE_SHARE, tile_windows
+
+    width, height = 640, 480
+    windows = tile_windows(width, height, min_face_px=20)
+    assert 10 <= len(windows) <= 30
+    for face in np.linspace(SMALLEST_FACE_SHARE * height, MIN_FACE_SHARE * width, 12):
+        for x in np.linspace(0, width - face, 9):
+            for y in np.linspace(0, height - face, 7):
+                # some tile holds the whole face at a size short-range finds
+                assert any(x0 <= x and x + face <= x1 and y0 <= y and y + face <= y1
+                           and face >= MIN_FACE_SHARE * max(x1 - x0, y1 - y0) * 0.999
+                           for x0, y0, x1, y1 in windows), (face, x, y)
