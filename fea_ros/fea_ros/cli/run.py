@@ -39,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--summary", action="store_true", help="print a per-face summary table at the end")
     parser.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N frames")
     parser.add_argument("--fps", type=float, default=None, metavar="F",
-                        help="frame rate of an image folder, which sets its stamps (default 30)")
+                        help="frame rate of an image folder, which sets its stamps (default 30); implies --sequence")
     stills.add_arguments(parser)
     add_config_arguments(parser)
     parser.set_defaults(func=run_command)
