@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Callable
@@ -224,6 +225,15 @@ def markdown(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+#: detector -> (colour, line style, width) and legend text: before (full) dashed, after (default, stills) bold
+STYLES = {"full": ("tab:blue", "--", 1.4), "mediapipe-full": ("tab:gray", ":", 1.4),
+          "short": ("tab:green", "--", 1.0), "mediapipe-short": ("tab:olive", ":", 1.0),
+          "default": ("tab:red", "-", 2.0), "stills": ("black", "-", 1.4), "fast": ("tab:purple", "-", 1.2)}
+LEGEND = {"full": "full-range alone (before)", "mediapipe-full": "MediaPipe full-range",
+          "short": "short-range alone", "default": "default, video frame (after)",
+          "stills": "default, process_image (after)"}
+
+
 def plot(results: dict[str, dict], path: Path) -> None:
     import matplotlib
 
@@ -231,20 +241,27 @@ def plot(results: dict[str, dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     panels = [(label, aspect) for label, r in results.items() for aspect in r["rate"]]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False, sharey=True)
+    columns = min(len(panels), 2)
+    rows = math.ceil(len(panels) / columns)
+    fig, grid = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.8 * rows), squeeze=False, sharey=True)
+    axes = [list(grid.ravel())]
     for ax, (label, aspect) in zip(axes[0], panels):
         result = results[label]
         for detector, rates in result["rate"][aspect].items():
+            colour, style, width = STYLES.get(detector, (None, "-", 1.2))
             ax.plot([100 * s for s in result["sizes"]], [100 * r for r in rates], marker="o", ms=3,
-                    label=detector)
+                    color=colour, linestyle=style, linewidth=width, label=LEGEND.get(detector, detector))
         ax.set_xscale("log")
         ax.set_xticks([5, 10, 20, 50, 100], ["5", "10", "20", "50", "100"])
         ax.set_title(f"{label}, {aspect} frame ({result['faces']} faces)", fontsize=9)
         ax.set_xlabel("face height / image height (%)")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("faces detected (%)")
+    for ax in axes[0][::columns]:
+        ax.set_ylabel("faces detected (%)")
     axes[0][0].set_ylim(0, 102)
-    axes[0][-1].legend(fontsize=8, loc="lower left")
+    for ax in axes[0][len(panels):]:
+        ax.set_visible(False)
+    axes[0][0].legend(fontsize=7, loc="lower center")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -180,14 +180,12 @@ class FaceDetector:
         return self._merge(detections + self.fallback(image_bgr))
 
     def _merge(self, detections: list[Detection]) -> list[Detection]:
-        """Best first; a detection centred inside a better one's box or overlapping it is the same face."""
+        """Best first; a detection overlapping a better one (IoU above nms_iou) is the same face. Only the
+        overlap counts: a weak, too large box of one model can hold the centre of the other's right one."""
         kept: list[Detection] = []
         for detection in sorted(detections, key=lambda d: -d.score):
-            centre = (detection.box[:2] + detection.box[2:]) / 2
-            if any(k.box[0] <= centre[0] <= k.box[2] and k.box[1] <= centre[1] <= k.box[3]
-                   or box_iou(k.box, detection.box[None])[0] > self.config.nms_iou for k in kept):
-                continue
-            kept.append(detection)
+            if not kept or box_iou(detection.box, np.stack([k.box for k in kept])).max() <= self.config.nms_iou:
+                kept.append(detection)
         return kept[:self.config.max_faces]
 
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
