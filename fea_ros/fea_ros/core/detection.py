@@ -45,7 +45,7 @@ DETECTORS: dict[str, DetectorSpec] = {
 NO_FALLBACK = "none"
 #: the fallback also runs where the best face found scores below this: in a close-up the full-range model can
 #: score a false face elsewhere just above the threshold (0.54-0.59 on skimage's cameraman) and miss the real
-#: one; faces on the bundled clips score 0.68-0.97, so at most one redetection in a hundred pays for it
+#: one; the bundled clips' faces score higher, so `fea-ros bench` never calls the fallback
 FALLBACK_BELOW_SCORE = 0.65
 
 
