@@ -142,3 +142,22 @@ def test_tiles_cover_every_face_size_down_to_a_tenth():
                 assert any(x0 <= x and x + face <= x1 and y0 <= y and y + face <= y1
                            and face >= MIN_FACE_SHARE * max(x1 - x0, y1 - y0) * 0.999
                            for x0, y0, x1, y1 in windows), (face, x, y)
+
+
+def test_a_weak_face_from_full_range_does_not_hide_a_close_up(full):
+    from skimage import data
+
+    # skimage's cameraman with his face (short-range box 180, 123, 263, 206) 80 % of a 640 x 480 frame:
+    # full-range only scores something beside the face (0.56); the fallback runs as that is below 0.65
+    photo = cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2BGR)
+    face = np.array([180.0, 123.0, 263.0, 206.0])
+    scale = 480 / ((face[3] - face[1]) / 0.8)
+    centre = (face[:2] + face[2:]) / 2
+    matrix = np.array([[scale, 0, 320 - scale * centre[0]], [0, scale, 240 - scale * centre[1]]])
+    image = cv2.warpAffine(photo, matrix, (640, 480), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    on_its_own = full.detector.detect(image)
+    assert on_its_own and all(d.score < 0.65 for d in on_its_own)
+    assert all(d.box[3] - d.box[1] < 200 for d in on_its_own)  # nothing of the face's size
+    best = full.process_image(image).faces[0]
+    assert best.box[3] - best.box[1] > 0.6 * 480
+    assert abs((best.box[0] + best.box[2]) / 2 - 320) < 60 and abs((best.box[1] + best.box[3]) / 2 - 240) < 60
