@@ -100,3 +100,18 @@ def test_options_that_do_not_fit_photos_are_errors(photos, tmp_path, capsys):
     assert "would replace them" in capsys.readouterr().err
     assert main(["run", str(photos), "--sequence", "--annotated", str(tmp_path / "a")]) == 2
     assert "--video OUT.mp4" in capsys.readouterr().err
+
+
+def test_a_bad_photo_is_skipped_and_the_rest_processed(photos, tmp_path, capsys, caplog):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "astronaut.png").write_bytes((photos / "astronaut.png").read_bytes())
+    cv2.imwrite(str(folder / "dot.png"), np.zeros((1, 1, 3), np.uint8))  # too small to hold a face
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    with caplog.at_level("WARNING"):
+        assert main(["run", str(folder), "--summary"]) == 0
+    captured = capsys.readouterr()
+    assert [r["file"] for r in records(captured.out)] == ["astronaut.png"]
+    assert "1 images skipped" in captured.err
+    assert "image dot.png skipped" in caplog.text and "too small" in caplog.text
+    assert "broken.jpg" in caplog.text  # unreadable: logged by the folder source
