@@ -295,6 +295,9 @@ def main() -> None:
     parser.add_argument("--aspects", default="4:3,1:1", help=f"frame shapes: {', '.join(FRAMES)}")
     parser.add_argument("--empty-frame-cost", type=int, default=0, metavar="N",
                         help="also time each detector N times on a frame without a face (median ms)")
+    parser.add_argument("--as-is", action="store_true",
+                        help="measure nothing else: the share of the photos, as they are, in which each detector "
+                             "finds at least one face")
     parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
                         help="measure nothing: merge these --json outputs into one table and plot")
     parser.add_argument("--json", type=Path, default=None, help="write the rates here")
@@ -319,6 +322,15 @@ def main() -> None:
             raise SystemExit(f"--images {args.images} is not a folder")
         sets[args.images.parent.name if args.images.name == "images" else args.images.name] = \
             folder_photos(args.images, args.limit)
+    if args.as_is:
+        for label, photos in sets.items():
+            found_in = {name: 0 for name in detectors}
+            for photo in tqdm(photos.values(), desc=f"{label}: photos as they are", unit="photo"):
+                for name, detect in detectors.items():
+                    found_in[name] += bool(detect(photo))
+            print(f"{label}, {len(photos)} photos as they are, share with a face found: "
+                  + ", ".join(f"{name} {100 * n / len(photos):.1f} %" for name, n in found_in.items()))
+        return
     results = {label: measure(photos, detectors, aspects, SIZES, label,
                               BUNDLED_POSITIONS if label == BUNDLED else (0.0,))
                for label, photos in sets.items()}
