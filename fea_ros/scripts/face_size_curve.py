@@ -5,16 +5,18 @@ Each source photo's face is located once (the reference box: BlazeFace short-ran
 photo padded by half its size on every side, the detection nearest the photo's centre). Then, for each
 size s, the photo is scaled so that the reference box is s x the frame height and centred in a frame of the
 chosen aspect (4:3 = a 640 x 480 webcam frame, 1:1 = a 480 x 480 face photo); what the photo does not cover
-is padded with its mean colour (the 3 bundled faces are also moved sideways, 5 positions each). A detector finds the face when one of its boxes has its centre inside the
-reference box and a height within 0.5..2 x the reference's. Nothing is written but the numbers and plot.
+is padded with its mean colour (the 3 bundled faces are also moved sideways, 5 positions each). A detector
+finds the face when one of its boxes has its centre inside the reference box and a height within 0.5..2 x
+the reference's. Nothing is written but the numbers and plot.
 
 Photos: the bundled ones (skimage's astronaut and cameraman, fea_ros/test/fixtures/messi5.jpg) and, with
 --images, every .jpg/.png in a folder (e.g. ../shared/data/expression-dev/images: mostly 350 x 350 tight
 face crops; --limit N takes an evenly spaced N of them).
 
 Detectors: full, short (the plain BlazeFace models), default, fast (the detector of a video frame in those
-pipeline configurations, whatever it does), stills (how Pipeline.process_image finds faces), mediapipe-full, mediapipe-short (MediaPipe's own face detection
-solution, model_selection 1 / 0, if the mediapipe package is installed, e.g. in a separate venv).
+pipeline configurations, whatever it does), stills (how Pipeline.process_image finds faces),
+mediapipe-full, mediapipe-short (MediaPipe's own face detection solution, model_selection 1 / 0, if the
+mediapipe package is installed, e.g. in a separate venv).
 
 Usage (BENCHMARKS.md "Still images and close-up faces" has the runs behind its table):
     python fea_ros/scripts/face_size_curve.py --detectors full,short,default,stills \\
