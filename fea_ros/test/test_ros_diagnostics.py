@@ -100,8 +100,10 @@ def test_model_names_follow_the_config():
     config = PipelineConfig()
     names = diagnostics.model_names(config)
     assert names["detector"] == "blazeface_full_192" and names["landmarks"] == "facemesh_v2_478_256"
+    assert names["fallback detector"] == "blazeface_short_128"
     fast = PipelineConfig.fast()
     fast.expression.weights = {"faceapi": 0.0, "fer": 1.0}
     names = diagnostics.model_names(fast)
     assert names["detector"] == "blazeface_short_128" and "blendshapes" not in names
+    assert "fallback detector" not in names  # the fallback is the detector itself
     assert "expression faceapi" not in names and names["expression fer"] == "fer_minixception_64"

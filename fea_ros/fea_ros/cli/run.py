@@ -1,7 +1,7 @@
 """`fea-ros run SOURCE`: run the pipeline over a video, an image folder or a camera and write the results.
 
 One JSON line per frame (docs/output-schema.md) to --jsonl or stdout; optionally an annotated mp4, a timeline
-plot and a per-face summary table.
+plot and a per-face summary table. A photo or a folder of photos is run image by image (cli/stills.py).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
+from fea_ros.cli import stills
 from fea_ros.cli.common import add_config_arguments, build_config
 from fea_ros.core.errors import InputError
 from fea_ros.core.types import Frame, FrameResult, MicroExpressionEvent
@@ -38,7 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--summary", action="store_true", help="print a per-face summary table at the end")
     parser.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N frames")
     parser.add_argument("--fps", type=float, default=None, metavar="F",
-                        help="frame rate of an image folder, which sets its stamps (default 30)")
+                        help="frame rate of an image folder, which sets its stamps (default 30); implies --sequence")
+    stills.add_arguments(parser)
     add_config_arguments(parser)
     parser.set_defaults(func=run_command)
 
@@ -152,7 +154,7 @@ def _process(source: Iterable[Frame], pipeline: Any, outputs: _Outputs, max_fram
 def run_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from fea_ros.core.inputs import open_source
+    from fea_ros.core.inputs import ImageFolderSource, open_source
     from fea_ros.core.pipeline import Pipeline
     from fea_ros.core.visualize import Timeline, VideoSink, plot_timeline
 
@@ -164,7 +166,20 @@ def run_command(args: argparse.Namespace) -> int:
     timeline = Timeline() if args.plot else None
     with open_source(args.source, fps=args.fps) as source:
         log.info("source: %s", source.description)
+        photos = stills.is_stills(source, args)
+        stills.check_arguments(args, photos)
         pipeline = Pipeline(config)
+        if photos and isinstance(source, ImageFolderSource):
+            show_progress = not jsonl_to_stdout or sys.stderr.isatty()
+            try:
+                with _jsonl_output(args.jsonl) as out, tqdm(total=source.frame_count, unit="image", file=sys.stderr,
+                                                            disable=not show_progress, dynamic_ncols=True) as progress:
+                    still_summary = stills.run_stills(args, source, pipeline, out, progress)
+            except BrokenPipeError:  # as below: the reader of stdout has what it wanted
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return 0
+            stills.report(args, still_summary, sys.stderr if jsonl_to_stdout else sys.stdout)
+            return 0
         total = source.frame_count
         if args.max_frames is not None:
             total = min(total, args.max_frames) if total is not None else args.max_frames

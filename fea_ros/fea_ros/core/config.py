@@ -13,6 +13,9 @@ from fea_ros.core.errors import ConfigError
 @dataclass
 class DetectionConfig:
     detector: str = "full"  # "full" (BlazeFace full-range 192) | "short" (short-range 128)
+    #: run this detector too where ``detector`` finds no face (or none scoring 0.65): "short" finds the close-ups
+    #: (a face over ~60 % of the image height) that full-range misses; "none" = never; the same as detector = never
+    fallback_detector: str = "short"
     threshold: float = 0.5  # minimum face score 0..1
     nms_iou: float = 0.3  # IoU above which detections are merged (weighted NMS)
     min_face_px: float = 20.0  # smaller boxes (max side, px) are dropped

@@ -41,10 +41,26 @@ DETECTORS: dict[str, DetectorSpec] = {
 }
 
 
-def detector_spec(name: str) -> DetectorSpec:
+#: detection.fallback_detector value that turns the fallback off
+NO_FALLBACK = "none"
+#: the fallback also runs where the best face found scores below this: in a close-up the full-range model can
+#: score a false face elsewhere just above the threshold (0.54-0.59 on skimage's cameraman) and miss the real
+#: one; the bundled clips' faces score higher, so `fea-ros bench` never calls the fallback
+FALLBACK_BELOW_SCORE = 0.65
+
+
+def detector_spec(name: str, setting: str = "detection.detector") -> DetectorSpec:
     if name not in DETECTORS:
-        raise ConfigError(f"detection.detector is '{name}'; use one of {', '.join(DETECTORS)}")
+        raise ConfigError(f"{setting} is '{name}'; use one of {', '.join(DETECTORS)}")
     return DETECTORS[name]
+
+
+def fallback_spec(config: DetectionConfig) -> DetectorSpec | None:
+    """The model to run where the configured detector finds no face; None when there is none to run."""
+    name = config.fallback_detector
+    if name == NO_FALLBACK or name == config.detector:
+        return None
+    return detector_spec(name, f"detection.fallback_detector ('{NO_FALLBACK}' turns it off)")
 
 
 def ssd_anchor_centres(input_size: int, layers: tuple[tuple[int, int], ...]) -> np.ndarray:
@@ -102,18 +118,25 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
 
 
 class FaceDetector:
-    """BlazeFace on a letterboxed square copy of the image; detections in image pixels."""
+    """BlazeFace on a letterboxed square copy of the image; detections in image pixels.
 
-    def __init__(self, engine: Engine, config: DetectionConfig) -> None:
+    ``fallback`` (another model, detection.fallback_detector) runs only where this one finds no face, or
+    none scoring FALLBACK_BELOW_SCORE: the full-range model misses faces that fill most of its input
+    (close-ups, face photos), which the short-range model finds; frames with a clear face pay nothing.
+    """
+
+    def __init__(self, engine: Engine, config: DetectionConfig, spec: DetectorSpec | None = None,
+                 fallback: FaceDetector | None = None) -> None:
         self.config = config
-        self.spec = detector_spec(config.detector)
+        self.spec = spec or detector_spec(config.detector)
+        self.fallback = fallback
         self.engine = engine
         self.input_name = next(iter(engine.input_shapes))
         size = self.spec.input_size
         expected = (1, 3, size, size)
         # only channels and size: a backend may report the batch axis as dynamic (-1)
         if tuple(engine.input_shapes[self.input_name])[1:] != expected[1:]:
-            raise ConfigError(f"detector '{config.detector}' expects a model with input {expected}, "
+            raise ConfigError(f"detector '{self.spec.model}' expects a model with input {expected}, "
                               f"{engine.name} has {engine.input_shapes[self.input_name]}")
         self.anchors = ssd_anchor_centres(size, self.spec.layers)
         self._canvas = np.zeros((size, size, 3), np.uint8)
@@ -151,6 +174,22 @@ class FaceDetector:
         return boxes, keypoints, scores
 
     def __call__(self, image_bgr: np.ndarray) -> list[Detection]:
+        detections = self.detect(image_bgr)
+        if self.fallback is None or (detections and detections[0].score >= FALLBACK_BELOW_SCORE):
+            return detections
+        return self._merge(detections + self.fallback(image_bgr))
+
+    def _merge(self, detections: list[Detection]) -> list[Detection]:
+        """Best first; a detection overlapping a better one (IoU above nms_iou) is the same face. Only the
+        overlap counts: a weak, too large box of one model can hold the centre of the other's right one."""
+        kept: list[Detection] = []
+        for detection in sorted(detections, key=lambda d: -d.score):
+            if not kept or box_iou(detection.box, np.stack([k.box for k in kept])).max() <= self.config.nms_iou:
+                kept.append(detection)
+        return kept[:self.config.max_faces]
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        """This model's detections alone (no fallback)."""
         blob, scale, pad_x, pad_y = self.letterbox(image_bgr)
         outputs = self.engine.run({self.input_name: blob})
         boxes, keypoints, scores = self.decode(outputs["regressors"], outputs["scores"])

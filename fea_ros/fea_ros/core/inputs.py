@@ -53,6 +53,34 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+#: a folder is a numbered frame sequence when at least this many files differ only in one number ...
+MIN_SEQUENCE_FILES = 3
+#: ... and these numbers run on with at most this share of them missing (dropped frames)
+MAX_SEQUENCE_GAPS = 0.1
+_LAST_NUMBER = re.compile(r"^(.*?)(\d+)(\D*)$")
+
+
+def is_frame_sequence(files: list[Path]) -> bool:
+    """True for files named like the frames of one video: ``frame0001.png, frame0002.png, ...``.
+
+    All names are the same but for their last number, and those numbers run on (a few may be missing);
+    a folder of photos (``IMG_2041.jpg, beach.jpg, IMG_2107.jpg``) is not a sequence.
+    """
+    if len(files) < MIN_SEQUENCE_FILES:
+        return False
+    templates, numbers = set(), []
+    for path in files:
+        match = _LAST_NUMBER.match(path.stem)
+        if match is None:
+            return False
+        templates.add((match.group(1).lower(), match.group(3).lower(), path.suffix.lower()))
+        numbers.append(int(match.group(2)))
+    if len(templates) != 1 or len(set(numbers)) != len(numbers):
+        return False
+    span = max(numbers) - min(numbers) + 1
+    return span - len(numbers) <= MAX_SEQUENCE_GAPS * span
+
+
 class FrameSource:
     """Base of the sources: iterable of Frame, a context manager, with what is known about length and rate."""
 

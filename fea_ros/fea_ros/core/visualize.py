@@ -90,10 +90,11 @@ def annotate_face(image: np.ndarray, face: FaceResult, landmarks: bool = False) 
 
 
 def annotate(image: np.ndarray, result: FrameResult, landmarks: bool = False,
-             active_events: list[MicroExpressionEvent] | None = None) -> np.ndarray:
+             active_events: list[MicroExpressionEvent] | None = None, still: bool = False) -> np.ndarray:
     """A copy of ``image`` with each face's box, id, label, probability bars (and landmarks if asked).
 
-    ``active_events``: events whose span covers this frame; their faces get a "MiE" tag.
+    ``active_events``: events whose span covers this frame; their faces get a "MiE" tag. ``still``: a photo,
+    whose header has no time.
     """
     canvas = np.ascontiguousarray(image.copy())
     for face in result.faces:
@@ -104,7 +105,8 @@ def annotate(image: np.ndarray, result: FrameResult, landmarks: bool = False,
             x0, _, _, y1 = (int(round(v)) for v in face.box)
             _text(canvas, f"{tagged[face.face_id].type} expression", (x0, min(canvas.shape[0] - 4, y1 + 16)),
                   0.5, (0, 0, 255))
-    _text(canvas, f"t={result.stamp_ns / 1e9:.2f}s  faces={len(result.faces)}", (6, 16), 0.45, (255, 255, 255))
+    header = f"faces={len(result.faces)}" if still else f"t={result.stamp_ns / 1e9:.2f}s  faces={len(result.faces)}"
+    _text(canvas, header, (6, 16), 0.45, (255, 255, 255))
     return canvas
 
 

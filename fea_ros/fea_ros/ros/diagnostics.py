@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from fea_ros.core.config import PipelineConfig
+from fea_ros.core.detection import fallback_spec
 from fea_ros.ros.runner import RunnerStats
 
 OK, WARN, ERROR = 0, 1, 2  # the numeric values of diagnostic_msgs/DiagnosticStatus OK / WARN / ERROR
@@ -106,6 +107,9 @@ def model_names(config: PipelineConfig) -> dict[str, str]:
     """Role -> model name of the networks a PipelineConfig loads (manifest names)."""
     names = {"detector": "blazeface_full_192" if config.detection.detector == "full" else "blazeface_short_128",
              "landmarks": "facemesh_v2_478_256" if config.landmarks.model == "v2" else "facemesh_v1_468_192"}
+    fallback = fallback_spec(config.detection)
+    if fallback is not None:
+        names["fallback detector"] = fallback.model
     weights = config.expression.weights
     if weights.get("faceapi", 0.0) > 0:
         names["expression faceapi"] = "faceapi_expression_112"

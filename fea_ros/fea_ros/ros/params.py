@@ -46,6 +46,7 @@ class ParameterSpec:
 # description, choices, minimum, maximum per PipelineConfig leaf
 _PIPELINE_DOCS: dict[str, tuple[str, tuple[str, ...], float | None, float | None]] = {
     "detection.detector": ("face detector: full (BlazeFace full-range 192, faces up to ~5 m) or short (128, close range, faster)", ("full", "short"), None, None),
+    "detection.fallback_detector": ("detector also run where detection.detector finds no face (or none scoring 0.65): short finds close-ups (face over ~60 % of the image) that full misses; none = never", ("none", "full", "short"), None, None),
     "detection.threshold": ("minimum face detection score", (), 0.0, 1.0),
     "detection.nms_iou": ("IoU above which overlapping detections are merged (weighted NMS)", (), 0.0, 1.0),
     "detection.min_face_px": ("faces smaller than this (longest box side, pixels) are ignored", (), 0.0, 10000.0),
