@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -210,6 +211,23 @@ class Pipeline:
         height, width = image.shape[:2]
         return FrameResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, width=width, height=height,
                            faces=faces, events=events, timings_ms=timings, index=frame.index)
+
+    def process_image(self, image: np.ndarray, *, frame_id: str = "", index: int = 0, stamp_ns: int = 0,
+                      boxes: Sequence[Sequence[float] | np.ndarray] | None = None) -> FrameResult:
+        """One still image (a photo, a face crop): every face it holds, found afresh, nothing remembered.
+
+        ``image`` is BGR uint8 (grey and BGRA are converted), as for process(). Unlike process(), every face
+        the detector finds is reported at once (ids "f1", "f2", ... best detector score first, track_age 0),
+        the expression is this image's own (expression_scores == raw_scores, the label is their argmax,
+        valence/arousal from them), there are no micro-expression events, and the video state (tracks,
+        smoothing, MiE) is neither used nor changed: calls are independent, in any order, and may be
+        interleaved with process(). ``boxes`` (x0, y0, x1, y1 image px each) skips the detector and takes
+        these as the faces, e.g. ``[(0, 0, w, h)]`` for an image known to be one face crop; as for detected
+        faces, the reported box is then taken from the face mesh where the mesh finds the face.
+        """
+        from fea_ros.core.still import process_still
+
+        return process_still(self, image, frame_id=frame_id, index=index, stamp_ns=stamp_ns, boxes=boxes)
 
     def _detection_from_mesh(self, score: float, landmarks: Landmarks) -> Detection:
         """A detector-like box and keypoints for a face the mesh found."""

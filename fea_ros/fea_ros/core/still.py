@@ -1,0 +1,91 @@
+"""One still image in, every face's result out: no tracking, no smoothing, no micro-expressions.
+
+A photo is not a frame of a video. Each call detects the faces afresh, reports every detection at once
+(video reports a face only after ``tracking.confirm_frames`` frames), gives the unsmoothed expression
+probabilities and keeps nothing for the next call, so a folder of unrelated photos gives independent
+results. The stages and models are the video pipeline's own (core/pipeline.py), so a face gets the same box,
+mesh and expression crop as in a video frame.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fea_ros.core.errors import InputError
+from fea_ros.core.landmarks import box_from_mesh, keypoints_from_mesh, roi_from_detection
+from fea_ros.core.temporal import valence_arousal
+from fea_ros.core.types import EXPRESSION_LABELS, Detection, FaceResult, FrameResult, Landmarks
+
+if TYPE_CHECKING:
+    from fea_ros.core.pipeline import Pipeline
+
+#: where BlazeFace's eye, nose and mouth keypoints sit in its box (x, y in units of the box), for a face box
+#: given by the caller: only the eye line matters (it sets the roll of the mesh crop: level eyes = upright)
+_KEYPOINTS_IN_BOX = np.array([(0.3, 0.35), (0.7, 0.35), (0.5, 0.6), (0.5, 0.8), (0.05, 0.45), (0.95, 0.45)])
+
+
+def detection_from_box(box: Sequence[float] | np.ndarray) -> Detection:
+    """A caller-given (x0, y0, x1, y1) face box as an upright detection with score 1."""
+    array = np.asarray(box, dtype=np.float64).reshape(-1)
+    if array.shape != (4,) or not np.all(np.isfinite(array)) or array[2] <= array[0] or array[3] <= array[1]:
+        raise InputError(f"a face box must be 4 finite numbers x0, y0, x1, y1 with x1 > x0 and y1 > y0 "
+                         f"(image pixels), got {box!r}")
+    size = array[2:] - array[:2]
+    return Detection(box=array.astype(np.float32), score=1.0,
+                     keypoints=(array[:2] + _KEYPOINTS_IN_BOX * size).astype(np.float32))
+
+
+def process_still(pipeline: "Pipeline", image: np.ndarray, *, frame_id: str = "", index: int = 0,
+                  stamp_ns: int = 0, boxes: Sequence[Sequence[float] | np.ndarray] | None = None) -> FrameResult:
+    """See Pipeline.process_image."""
+    from fea_ros.core.pipeline import MIN_IMAGE_SIDE, STAGES, to_bgr
+
+    config = pipeline.config
+    image = to_bgr(image, max(MIN_IMAGE_SIDE, int(np.ceil(config.detection.min_face_px))))
+    timings = dict.fromkeys(STAGES, 0.0)
+    clock = time.perf_counter
+
+    start = clock()
+    if boxes is None:
+        detections = pipeline.detector(image)
+    else:
+        detections = [detection_from_box(box) for box in boxes]
+    timings["detect"] = (clock() - start) * 1e3
+
+    start = clock()
+    found: list[tuple[Detection, Landmarks | None]] = []
+    for detection in detections:
+        landmarks = pipeline.mesh(image, roi_from_detection(detection, config.landmarks.crop_scale))
+        if landmarks.presence < config.tracking.min_presence:
+            found.append((detection, None))
+            continue
+        # the box the video pipeline reports for a face its mesh found (landmarks.box_from_mesh)
+        box = box_from_mesh(landmarks.points, config.detection.detector).astype(np.float32)
+        found.append((Detection(box=box, score=detection.score, keypoints=keypoints_from_mesh(landmarks.points)),
+                      landmarks))
+    timings["landmarks"] = (clock() - start) * 1e3
+
+    start = clock()
+    expressions = pipeline.expression(image, [detection.box for detection, _ in found])
+    timings["expression"] = (clock() - start) * 1e3
+
+    faces = []
+    for number, ((detection, landmarks), expression) in enumerate(zip(found, expressions), start=1):
+        start = clock()
+        action_units = pipeline.blendshapes(landmarks.points) if pipeline.blendshapes and landmarks else None
+        timings["blendshapes"] += (clock() - start) * 1e3
+        probabilities = expression.probabilities
+        best = int(np.argmax(probabilities))
+        valence, arousal = valence_arousal(probabilities)
+        faces.append(FaceResult(
+            face_id=f"f{number}", track_age=0, box=detection.box.copy(),
+            detection_confidence=float(detection.score), landmarks=landmarks,
+            expression=EXPRESSION_LABELS[best], expression_confidence=float(probabilities[best]),
+            expression_scores=probabilities.copy(), raw_scores=probabilities.copy(),
+            valence=valence, arousal=arousal, action_units=action_units))
+    height, width = image.shape[:2]
+    return FrameResult(stamp_ns=stamp_ns, frame_id=frame_id, width=width, height=height, faces=faces, events=[],
+                       timings_ms=timings, index=index)
