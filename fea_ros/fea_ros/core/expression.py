@@ -11,14 +11,14 @@ loaded at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
 from fea_ros.core.config import ExpressionConfig
 from fea_ros.core.errors import ConfigError
-from fea_ros.core.types import EXPRESSION_LABELS, Expression
+from fea_ros.core.types import EXPRESSION_LABELS, Expression, Landmarks
 from fea_ros.inference.engine import Engine
 
 #: fer pads its face box by this many pixels on each side (fer.FER's default offsets)
@@ -117,7 +117,8 @@ class ExpressionClassifier:
         self.input_names = {key: next(iter(e.input_shapes)) for key, e in self.engines.items()}
         self.orders = {key: NETS[key].canonical_order() for key in self.weights}
 
-    def __call__(self, image_bgr: np.ndarray, boxes: list[np.ndarray]) -> list[Expression]:
+    def __call__(self, image_bgr: np.ndarray, boxes: list[np.ndarray],
+                 landmarks: Sequence[Landmarks | None] | None = None) -> list[Expression]:
         if not boxes:
             return []
         per_model: dict[str, np.ndarray] = {}
