@@ -18,7 +18,7 @@ import numpy as np
 
 from fea_ros.core.config import ExpressionConfig, InferenceConfig, PipelineConfig
 from fea_ros.core.expression import NETS, ExpressionClassifier
-from fea_ros.core.expression_fusion import FUSION_FILE, load_fusion
+from fea_ros.core.expression_fusion import fusion_file, load_fusion
 from fea_ros.core.pipeline import Pipeline
 from fea_ros.inference.factory import create_engine
 from fea_ros.inference.models import Manifest
@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     face = Pipeline(config).process_image(image).faces[0]
     boxes, marks = [face.box] * args.faces, [face.landmarks] * args.faces
     engines = {key: create_engine(net.model, InferenceConfig()) for key, net in NETS.items()}
-    fusion = load_fusion(Manifest().directory / FUSION_FILE)
-    stages = {name: ExpressionClassifier(engines, ExpressionConfig(**values), fusion)
+    models = Manifest().directory
+    stages = {name: ExpressionClassifier(engines, ExpressionConfig(**values),
+                                         load_fusion(models / fusion_file(tuple(n for n in [values["flip_average"]] if n))))
               for name, values in SETTINGS.items()}
     times: dict[str, list[float]] = {name: [] for name in stages}
     for _ in range(20):

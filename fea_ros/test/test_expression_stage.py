@@ -122,3 +122,12 @@ def test_bad_fusion_settings_and_files_are_clear_errors(tmp_path, engines, caplo
     fusion = load_fusion(Manifest().directory / FUSION_FILE)
     only_fer = ExpressionClassifier(engines, ExpressionConfig(weights={"faceapi": 0.0, "fer": 1.0}), fusion)
     assert only_fer.fusion is None and "weighted mean" in caplog.text
+
+
+def test_the_cheaper_stage_without_the_mirror_gets_its_own_fitted_fusion(caplog):
+    config = PipelineConfig.fast()
+    config.mie.enabled = False
+    config.expression.flip_average = ""
+    stage = Pipeline(config).expression
+    assert stage.flip == () and stage.fusion is not None and not stage.fusion.flip_average
+    assert "may be off" not in caplog.text

@@ -20,6 +20,8 @@ from fea_ros.core.errors import ConfigError
 from fea_ros.core.types import EXPRESSION_LABELS
 
 FUSION_FILE = "expression_fusion.json"
+#: fitted without the mirror image (expression.flip_average: ""), the cheaper stage
+FUSION_FILE_NO_MIRROR = "expression_fusion_no_mirror.json"
 LOG_FLOOR = 1e-4
 
 
@@ -40,6 +42,12 @@ class Fusion:
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
+
+
+def fusion_file(flip_average: tuple[str, ...]) -> str:
+    """The shipped fusion file fitted with these mirrored networks (the default one for any other choice;
+    the stage then warns that its probabilities may be off)."""
+    return FUSION_FILE_NO_MIRROR if not flip_average else FUSION_FILE
 
 
 def load_fusion(path: str | Path) -> Fusion:

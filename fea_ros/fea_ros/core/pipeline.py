@@ -24,8 +24,8 @@ from fea_ros.core.action_units import BlendshapeEstimator
 from fea_ros.core.config import PipelineConfig
 from fea_ros.core.detection import FaceDetector, detector_spec
 from fea_ros.core.errors import ConfigError, InputError
-from fea_ros.core.expression import NETS, ExpressionClassifier, enabled_nets
-from fea_ros.core.expression_fusion import FUSION_FILE, load_fusion
+from fea_ros.core.expression import NETS, ExpressionClassifier, enabled_nets, flip_networks
+from fea_ros.core.expression_fusion import fusion_file, load_fusion
 from fea_ros.core.landmarks import (FaceMesh, Roi, box_from_mesh, keypoints_from_mesh, mesh_model,
                                     roi_from_detection, roi_from_landmarks)
 from fea_ros.core.temporal import ExpressionSmoother
@@ -93,7 +93,8 @@ class Pipeline:
         self.mesh = FaceMesh(engine(mesh_model(config.landmarks.model)[0]), config.landmarks)
         self.blendshapes = BlendshapeEstimator(engine("face_blendshapes_52")) if config.blendshapes else None
         nets = enabled_nets(config.expression)
-        fusion = load_fusion(manifest.directory / FUSION_FILE) if config.expression.fusion == "fitted" else None
+        fusion = (load_fusion(manifest.directory / fusion_file(flip_networks(config.expression)))
+                  if config.expression.fusion == "fitted" else None)
         self.expression = ExpressionClassifier({key: engine(NETS[key].model) for key in nets}, config.expression,
                                                fusion)
         self.tracker = FaceTracker(config.tracking, max_tracks=config.detection.max_faces)
