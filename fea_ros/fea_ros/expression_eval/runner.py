@@ -96,13 +96,9 @@ class ExpressionReport:
 
 def describe_expression_stage(config: PipelineConfig) -> str:
     e = config.expression
-    nets = "+".join(f"{key}" for key, weight in e.weights.items() if weight > 0)
-    parts = [nets, f"fusion={getattr(e, 'fusion', 'mean')}"]
-    if hasattr(e, "aligned_crops"):
-        parts.append(f"aligned_crops={e.aligned_crops}")
-    if hasattr(e, "flip_average"):
-        parts.append(f"flip_average={','.join(e.flip_average) or 'none'}")
-    return ", ".join(parts)
+    nets = "+".join(key for key, weight in e.weights.items() if weight > 0)
+    return (f"{nets}, fusion={e.fusion}, aligned_crops={str(e.aligned_crops).lower()}, "
+            f"flip_average={e.flip_average or 'none'}")
 
 
 def _largest(faces: list[FaceResult]) -> FaceResult | None:
