@@ -32,7 +32,8 @@ def labelled(tmp_path_factory) -> Path:
         cv2.imwrite(str(folder / f"smile{i}.png"), crop if i != 1 else crop[:, ::-1])
         rows.append((f"smile{i}.png", "happiness" if i == 2 else "happy"))
     cv2.imwrite(str(folder / "wall.png"), np.full((120, 120, 3), 128, np.uint8))
-    rows += [("wall.png", "neutral"), ("smile0.png", "contempt"), ("gone.png", "sad")]
+    cv2.imwrite(str(folder / "tiny.png"), photo[100:112, 200:215])  # too small for the pipeline: rejected
+    rows += [("wall.png", "neutral"), ("smile0.png", "contempt"), ("gone.png", "sad"), ("tiny.png", "sad")]
     writer = cv2.VideoWriter(str(folder / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
     for k in range(4):
         writer.write(render([Placement(320 + 4 * k, 240, 1.4)]))
@@ -60,7 +61,8 @@ def test_scores_match_a_hand_count():
 
 def test_labels_file_aliases_other_labels_and_missing_files(labelled, tmp_path):
     labels = read_labels(labelled / "labels.csv")
-    assert [i.name for i in labels.items] == ["smile0.png", "smile1.png", "smile2.png", "wall.png", "clip.avi"]
+    assert [i.name for i in labels.items] == ["smile0.png", "smile1.png", "smile2.png", "wall.png", "tiny.png",
+                                              "clip.avi"]
     assert labels.items[2].label == HAPPY  # "happiness"
     assert labels.other_labels == {"contempt": 1} and labels.missing_files == ["gone.png"]
     (tmp_path / "bad.csv").write_text("file,emotion\na.png,happy\n")
@@ -73,7 +75,7 @@ def test_labels_file_aliases_other_labels_and_missing_files(labelled, tmp_path):
 def test_detect_mode_scores_the_smiles_and_reports_the_wall_as_not_found(labelled, tmp_path):
     out = tmp_path / "report"
     report = evaluate_expression(labelled / "labels.csv", out=out, crop="detect", progress=False)
-    assert [i.name for i in report.not_found] == ["wall.png"]
+    assert [i.name for i in report.not_found] == ["wall.png", "tiny.png"]  # tiny: padded, but no face in it
     assert report.ensemble.n == 4 and report.ensemble.recall("happy") == 1.0
     assert set(report.per_network) == {"faceapi", "fer"}
     video = next(i for i in report.items if i.name == "clip.avi")
@@ -88,13 +90,15 @@ def test_detect_mode_scores_the_smiles_and_reports_the_wall_as_not_found(labelle
     confusion = cv2.imread(str(out / "confusion.png"))
     assert sheet is not None and sheet.shape[1] >= 4 * 112 and confusion is not None
     rows = list(csv.DictReader((out / "predictions.csv").open()))
-    assert len(rows) == 5 and {r["found"] for r in rows} == {"0", "1"}
+    assert len(rows) == 6 and {r["found"] for r in rows} == {"0", "1"}
     assert next(r for r in rows if r["path"] == "smile0.png")["predicted"] == "happy"
 
 
 def test_whole_mode_takes_each_image_as_the_face(labelled):
     report = evaluate_expression(labelled / "labels.csv", crop="whole", progress=False)
-    assert not report.not_found  # no detector: even the wall is scored as a face
+    # no detector: even the wall is scored as a face; only the image too small for the pipeline is not
+    assert [i.name for i in report.not_found] == ["tiny.png"]
+    assert "too small" in report.not_found[0].problem
     assert report.ensemble.n == 5
     smiles = [i for i in report.items if i.name.startswith("smile")]
     assert all(i.predicted == HAPPY for i in smiles)
@@ -104,7 +108,7 @@ def test_the_command_prints_the_table(labelled, tmp_path, capsys):
     assert main(["evaluate", "expression", str(labelled / "labels.csv"), "--crop", "detect", "--fast",
                  "--out", str(tmp_path / "cli")]) == 0
     text = capsys.readouterr().out
-    assert "balanced accuracy" in text and "not found: 1" in text and "contempt 1" in text
+    assert "balanced accuracy" in text and "not found: 2" in text and "contempt 1" in text
     assert main(["evaluate", "expression", str(tmp_path / "nothing.csv")]) == 2
 
 

@@ -31,6 +31,8 @@ def format_text(report: ExpressionReport) -> str:
     """The report as the plain-text table the command prints."""
     lines = [f"labels: {report.labels_file}   crop: {report.crop}   stage: {report.config_summary}",
              f"faces scored: {len(report.scored)} of {len(report.items)}   not found: {len(report.not_found)}"
+             + (f" (of which rejected by the pipeline: {sum(1 for i in report.items if i.problem)})"
+                if any(i.problem for i in report.items) else "")
              + (f"   unreadable: {len(report.unreadable)}" if report.unreadable else "")
              + (f"   missing files: {len(report.missing_files)}" if report.missing_files else "")]
     if report.other_labels:

@@ -51,6 +51,7 @@ class ItemResult:
     milliseconds: float = 0.0  # pipeline time for the item (per frame for a video), decoding excluded
     box: np.ndarray | None = None  # (4,) the scored face, in the item's own pixels (first frame for a video)
     frames: int = 1
+    problem: str = ""  # why the pipeline rejected the image (e.g. too small), if it did; counted as not found
 
     @property
     def found(self) -> bool:
@@ -86,6 +87,7 @@ class ExpressionReport:
             "labels_file": str(self.labels_file), "crop": self.crop, "expression_stage": self.config_summary,
             "rows_used": len(self.items), "faces_scored": len(self.scored),
             "faces_not_found": [item.name for item in self.not_found],
+            "rejected_by_the_pipeline": {item.name: item.problem for item in self.items if item.problem},
             "other_labels_skipped": self.other_labels, "missing_files": self.missing_files,
             "unreadable_files": self.unreadable,
             "ensemble": self.ensemble.as_dict(),
@@ -140,7 +142,11 @@ def _run_item(item: LabelledItem, scorer: _FaceScorer) -> ItemResult | None:
         if image is None:
             return None
         start = time.perf_counter()
-        found = scorer(image)
+        try:
+            found = scorer(image)
+        except InputError as exc:  # bad input is counted and skipped, the evaluation goes on
+            log.warning("%s: %s", item.name, exc)
+            return ItemResult(item.name, item.path, item.label, None, problem=str(exc))
         elapsed = (time.perf_counter() - start) * 1e3
         if found is None:
             return ItemResult(item.name, item.path, item.label, None, milliseconds=elapsed)
@@ -155,7 +161,11 @@ def _run_item(item: LabelledItem, scorer: _FaceScorer) -> ItemResult | None:
         for frame in source:
             frames += 1
             start = time.perf_counter()
-            found = scorer(frame.image)
+            try:
+                found = scorer(frame.image)
+            except InputError as exc:
+                log.warning("%s frame %d: %s", item.name, frame.index, exc)
+                found = None
             elapsed += (time.perf_counter() - start) * 1e3
             if found is not None:
                 ensemble.append(found[0])
