@@ -23,10 +23,11 @@ from fea_ros.core.pipeline import Pipeline
 from fea_ros.inference.factory import create_engine
 from fea_ros.inference.models import Manifest
 
-SETTINGS = {
-    "today: box crops, weighted mean": dict(fusion="mean", aligned_crops=False, flip_average=""),
-    "aligned crops, fitted fusion, no mirror": dict(fusion="fitted", aligned_crops=True, flip_average=""),
-    "shipped: aligned, face-api mirrored, fitted": dict(fusion="fitted", aligned_crops=True, flip_average="faceapi"),
+#: name -> (fusion, aligned_crops, flip_average)
+SETTINGS: dict[str, tuple[str, bool, str]] = {
+    "today: box crops, weighted mean": ("mean", False, ""),
+    "aligned crops, fitted fusion, no mirror": ("fitted", True, ""),
+    "shipped: aligned, face-api mirrored, fitted": ("fitted", True, "faceapi"),
 }
 
 
@@ -44,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     boxes, marks = [face.box] * args.faces, [face.landmarks] * args.faces
     engines = {key: create_engine(net.model, InferenceConfig()) for key, net in NETS.items()}
     models = Manifest().directory
-    stages = {name: ExpressionClassifier(engines, ExpressionConfig(**values),
-                                         load_fusion(models / fusion_file(tuple(n for n in [values["flip_average"]] if n))))
-              for name, values in SETTINGS.items()}
+    stages = {name: ExpressionClassifier(engines,
+                                         ExpressionConfig(fusion=fusion, aligned_crops=aligned, flip_average=flip),
+                                         load_fusion(models / fusion_file((flip,) if flip else ())))
+              for name, (fusion, aligned, flip) in SETTINGS.items()}
     times: dict[str, list[float]] = {name: [] for name in stages}
     for _ in range(20):
         for stage in stages.values():

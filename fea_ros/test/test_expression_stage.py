@@ -70,7 +70,8 @@ def test_mirror_averaging_is_the_mean_of_the_crop_and_its_mirror_image(pipeline,
     image = render([Placement(320, 240, 1.2, smile=0.6)])
     face = _landmarks(pipeline, image)
     base = dict(weights={"faceapi": 0.6, "fer": 0.4}, fusion="mean", aligned_crops=True)
-    plain = ExpressionClassifier(engines, ExpressionConfig(**base, flip_average=""))(image, [face.box], [face.landmarks])[0]
+    plain = ExpressionClassifier(engines, ExpressionConfig(**base, flip_average=""))(
+        image, [face.box], [face.landmarks])[0]
     flipped = ExpressionClassifier(engines, ExpressionConfig(**base, flip_average="faceapi"))(
         image, [face.box], [face.landmarks])[0]
     crop = faceapi_aligned_crop(image, face.landmarks)

@@ -234,11 +234,12 @@ class ExpressionClassifier:
             if key in self.flip:  # the crops, then their mirror images
                 probabilities = 0.5 * (probabilities[:len(boxes)] + probabilities[len(boxes):])
             per_model[key] = probabilities
+        fused: np.ndarray
         if self.fusion is not None:
             fused = self.fusion(per_model)
         else:
             total = sum(self.weights.values())
-            fused = sum(self.weights[key] * p for key, p in per_model.items()) / total
-            fused = fused / fused.sum(axis=1, keepdims=True)
+            mean = np.sum([self.weights[key] * p for key, p in per_model.items()], axis=0) / total
+            fused = mean / mean.sum(axis=1, keepdims=True)
         return [Expression(probabilities=fused[i], per_model={key: p[i] for key, p in per_model.items()})
                 for i in range(len(boxes))]

@@ -5,9 +5,9 @@ The fusion is a small log-linear combiner (a multinomial logistic regression on 
     x = [log p_net1 (7), log p_net2 (7), ...]      z = x W + b      probabilities = softmax(z / T)
 
 so each class's score may use every class of every network (neither network says "disgusted" on its own;
-the fitted score for it draws on both networks' small disgust and larger neutral probabilities). W and b are fitted by class-balanced cross-entropy, so
-that every class counts the same (the target is balanced accuracy), with an L2 pull of W towards the plain
-weighted log-mean. Then one temperature T is fitted by ordinary (unweighted) cross-entropy, so that the
+the fitted score for it draws on both networks' small disgust and larger neutral probabilities).
+W and b are fitted by class-balanced cross-entropy, so that every class counts the same (the target is
+balanced accuracy), with an L2 pull of W towards the plain weighted log-mean. Then one temperature T is fitted by ordinary (unweighted) cross-entropy, so that the
 published probabilities are calibrated. A class with fewer than ``min_class_faces`` labelled faces (the dev
 set's 21 fearful) is weighted as if it had ``min_class_faces``: its faces count like any other class's faces
 instead of being blown up to a full class's weight, so a handful of faces cannot steer the fit.

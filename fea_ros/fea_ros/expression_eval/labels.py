@@ -73,5 +73,6 @@ def read_labels(csv_path: str | Path, root: str | Path | None = None) -> LabelsF
             result.items.append(LabelledItem(path, EXPRESSION_LABELS.index(label), written))
     if not result.items:
         raise LabelsFileError(f"{csv_path} has no usable row: {len(result.missing_files)} missing file(s), other "
-                              f"labels {dict(result.other_labels)}; labels must be one of {', '.join(EXPRESSION_LABELS)}")
+                              f"labels {dict(result.other_labels)}; labels must be one of "
+                              f"{', '.join(EXPRESSION_LABELS)}")
     return result

@@ -156,7 +156,10 @@ def _run_item(item: LabelledItem, scorer: _FaceScorer) -> ItemResult | None:
         source = VideoFileSource(item.path)
     except InputError:
         return None
-    ensemble, per_model, boxes, elapsed, frames = [], [], [], 0.0, 0
+    ensemble: list[np.ndarray] = []
+    frame_nets: list[dict[str, np.ndarray]] = []
+    boxes: list[np.ndarray] = []
+    elapsed, frames = 0.0, 0
     with source:
         for frame in source:
             frames += 1
@@ -169,13 +172,13 @@ def _run_item(item: LabelledItem, scorer: _FaceScorer) -> ItemResult | None:
             elapsed += (time.perf_counter() - start) * 1e3
             if found is not None:
                 ensemble.append(found[0])
-                per_model.append(found[1])
+                frame_nets.append(found[1])
                 boxes.append(found[2])
     if frames == 0:
         return None
     if not ensemble:
         return ItemResult(item.name, item.path, item.label, None, milliseconds=elapsed / frames, frames=frames)
-    mean = {key: np.mean([p[key] for p in per_model], axis=0) for key in per_model[0]}
+    mean = {key: np.mean([nets[key] for nets in frame_nets], axis=0) for key in frame_nets[0]}
     return ItemResult(item.name, item.path, item.label, np.mean(ensemble, axis=0), mean, elapsed / frames,
                       boxes[0], frames)
 
