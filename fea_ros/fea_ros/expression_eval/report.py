@@ -133,7 +133,7 @@ def _thumbnail(item: ItemResult, lines: list[str]) -> np.ndarray:
         y, x = (THUMB_PX - small.shape[0]) // 2, (THUMB_PX - small.shape[1]) // 2
         tile[y:y + small.shape[0], x:x + small.shape[1]] = small
     for row, text in enumerate(lines):
-        cv2.putText(tile, text, (2, THUMB_PX + 12 + 14 * row), _FONT, 0.36, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(tile, text, (2, THUMB_PX + 12 + 14 * row), _FONT, 0.34, (0, 0, 0), 1, cv2.LINE_AA)
     return tile
 
 
@@ -167,18 +167,18 @@ def write_contact_sheet(items: list[ItemResult], path: Path, count: int = 12) ->
     scored = [item for item in items if item.found]
     wrong = [item for item in scored if item.predicted != item.label]
     wrong.sort(key=lambda item: -float(np.max(item.probabilities)))  # type: ignore[arg-type]
-    tiles_wrong = [_thumbnail(item, [f"{EXPRESSION_LABELS[item.label][:5]} -> "
-                                     f"{EXPRESSION_LABELS[item.predicted or 0][:5]} "
+    tiles_wrong = [_thumbnail(item, [f"{EXPRESSION_LABELS[item.label][:4]}->"
+                                     f"{EXPRESSION_LABELS[item.predicted or 0][:4]} "
                                      f"{float(np.max(item.probabilities)):.2f}",  # type: ignore[arg-type]
-                                     Path(item.name).name[:18]]) for item in wrong[:count]]
+                                     Path(item.name).name[:17]]) for item in wrong[:count]]
     slowest = sorted(scored, key=lambda item: -item.milliseconds)[:count]
-    tiles_slow = [_thumbnail(item, [f"{item.milliseconds:.1f} ms", Path(item.name).name[:18]]) for item in slowest]
+    tiles_slow = [_thumbnail(item, [f"{item.milliseconds:.1f} ms", Path(item.name).name[:17]]) for item in slowest]
     missing = [item for item in items if not item.found][:count]
-    tiles_missing = [_thumbnail(item, [EXPRESSION_LABELS[item.label], Path(item.name).name[:18]]) for item in missing]
+    tiles_missing = [_thumbnail(item, [EXPRESSION_LABELS[item.label], Path(item.name).name[:17]]) for item in missing]
     sheet = np.vstack([
-        _section(f"most confused: label -> prediction (probability), {len(wrong)} wrong of {len(scored)}",
+        _section(f"most confused ({len(wrong)} of {len(scored)} wrong)", 
                  tiles_wrong, width),
-        _section("slowest (pipeline time per face)", tiles_slow, width),
+        _section("slowest (pipeline ms)", tiles_slow, width),
         _section(f"no face found ({sum(not i.found for i in items)})", tiles_missing, width),
     ])
     if not cv2.imwrite(str(path), sheet):
