@@ -176,7 +176,7 @@ def write_contact_sheet(items: list[ItemResult], path: Path, count: int = 12) ->
     missing = [item for item in items if not item.found][:count]
     tiles_missing = [_thumbnail(item, [EXPRESSION_LABELS[item.label], Path(item.name).name[:17]]) for item in missing]
     sheet = np.vstack([
-        _section(f"most confused ({len(wrong)} of {len(scored)} wrong)", 
+        _section(f"most confused ({len(wrong)} of {len(scored)} wrong)",
                  tiles_wrong, width),
         _section("slowest (pipeline ms)", tiles_slow, width),
         _section(f"no face found ({sum(not i.found for i in items)})", tiles_missing, width),
