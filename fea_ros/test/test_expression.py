@@ -21,7 +21,9 @@ def engines() -> dict:
 
 
 def classifier(engines: dict, **weights: float) -> ExpressionClassifier:
-    return ExpressionClassifier(engines, ExpressionConfig(weights=weights))
+    """Today's weighted mean of box crops (the fitted fusion and the aligned crops are tested below)."""
+    return ExpressionClassifier(engines, ExpressionConfig(weights=weights, fusion="mean", aligned_crops=False,
+                                                          flip_average=""))
 
 
 def test_label_orders_map_onto_the_canonical_one():

@@ -98,7 +98,8 @@ def test_smoothing_gives_the_same_curve_at_15_and_30_fps():
     # the input really changes: happy at the start, not happy at the end
     assert raw15[0] > 0.9 and raw15.min() < 0.2
     at_15_fps_stamps = np.interp(t15, t30, smooth30)
-    assert np.abs(smooth15 - at_15_fps_stamps).max() <= 0.05
+    # 0.06: the sampled input itself differs between the rates where the expression flips within ~4 frames
+    assert np.abs(smooth15 - at_15_fps_stamps).max() <= 0.06
     # a per-frame smoothing factor (the mistake this guards against) would differ far more than that
     frame_alpha = smoothing_alpha(1 / 30, 0.3)
     naive15, naive30 = [raw15[0]], [raw30[0]]

@@ -1,4 +1,7 @@
-"""`fea-ros evaluate spotting|dataset`: score micro/macro-expression spotting with the MEGC protocol.
+"""`fea-ros evaluate spotting|dataset|expression`: score expression spotting (MEGC protocol) and recognition.
+
+expression: run the pipeline over labelled faces (a CSV of path,label) and score its expressions; see
+`fea-ros evaluate expression --help` and docs/expression.md.
 
 spotting: compare a prediction file with a ground-truth file. A prediction is a true positive when its IoU with
 a ground-truth interval of the same video and type is >= 0.5 (--iou); each truth is matched at most once;
@@ -20,6 +23,7 @@ import argparse
 import json
 from pathlib import Path
 
+from fea_ros.cli.evaluate_expression import add_expression_parser
 from fea_ros.core.config import MieConfig, apply_overrides
 from fea_ros.mie import datasets
 from fea_ros.mie.evaluation import SpottingScores, evaluate, format_table, read_intervals, write_intervals
@@ -27,7 +31,7 @@ from fea_ros.mie.spotter import MieSpotter
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("evaluate", help="score expression spotting (MEGC protocol)",
+    parser = subparsers.add_parser("evaluate", help="score expression spotting (MEGC protocol) or recognition (labelled faces)",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = parser.add_subparsers(dest="evaluate_action", required=True)
     spotting = actions.add_parser("spotting", help="predicted intervals vs ground truth (CSV or JSONL)")
@@ -46,6 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                          help="override a mie.* spotter parameter, e.g. --set threshold_sigma=5")
     _add_scoring_options(dataset)
     dataset.set_defaults(func=dataset_command)
+    add_expression_parser(actions)
 
 
 def _add_scoring_options(parser: argparse.ArgumentParser) -> None:

@@ -44,8 +44,11 @@ class LandmarksConfig:
 
 @dataclass
 class ExpressionConfig:
-    #: ensemble weights per network; 0 disables a network
+    #: ensemble weights per network; 0 disables a network (fusion "mean" averages with these weights)
     weights: dict[str, float] = field(default_factory=lambda: {"faceapi": 0.6, "fer": 0.4})
+    fusion: str = "fitted"  # "fitted" (calibrated combiner, models/expression_fusion.json) | "mean"
+    aligned_crops: bool = True  # crop each net's face from the mesh, eye line levelled (docs/expression.md)
+    flip_average: str = "faceapi"  # comma-separated nets that also see the mirrored crop (mean of the two)
 
 
 @dataclass

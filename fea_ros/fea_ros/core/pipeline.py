@@ -24,7 +24,8 @@ from fea_ros.core.action_units import BlendshapeEstimator
 from fea_ros.core.config import PipelineConfig
 from fea_ros.core.detection import FaceDetector, detector_spec, fallback_spec
 from fea_ros.core.errors import ConfigError, InputError
-from fea_ros.core.expression import NETS, ExpressionClassifier, enabled_nets
+from fea_ros.core.expression import NETS, ExpressionClassifier, enabled_nets, flip_networks
+from fea_ros.core.expression_fusion import fusion_file, load_fusion
 from fea_ros.core.landmarks import (FaceMesh, Roi, box_from_mesh, keypoints_from_mesh, mesh_model,
                                     roi_from_detection, roi_from_landmarks)
 from fea_ros.core.temporal import ExpressionSmoother
@@ -96,7 +97,10 @@ class Pipeline:
         self.mesh = FaceMesh(engine(mesh_model(config.landmarks.model)[0]), config.landmarks)
         self.blendshapes = BlendshapeEstimator(engine("face_blendshapes_52")) if config.blendshapes else None
         nets = enabled_nets(config.expression)
-        self.expression = ExpressionClassifier({key: engine(NETS[key].model) for key in nets}, config.expression)
+        fusion = (load_fusion(manifest.directory / fusion_file(flip_networks(config.expression)))
+                  if config.expression.fusion == "fitted" else None)
+        self.expression = ExpressionClassifier({key: engine(NETS[key].model) for key in nets}, config.expression,
+                                               fusion)
         self.tracker = FaceTracker(config.tracking, max_tracks=config.detection.max_faces)
         #: stage 7: the per-track micro-expression spotter (update per face, drop when a track ends, reset)
         self.mie = MieSpotter(config.mie) if config.mie.enabled else None
@@ -179,7 +183,9 @@ class Pipeline:
         timings["landmarks"] += (clock() - start) * 1e3
 
         start = clock()
-        expressions = self.expression(image, [t.detection.box for t in seen])
+        present = [m if m.presence >= self.config.tracking.min_presence else None
+                   for m in (meshes[t.track_id] for t in seen)]
+        expressions = self.expression(image, [t.detection.box for t in seen], present)
         timings["expression"] = (clock() - start) * 1e3
 
         faces = []

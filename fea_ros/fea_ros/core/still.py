@@ -94,7 +94,7 @@ def process_still(pipeline: "Pipeline", image: np.ndarray, *, frame_id: str = ""
     timings["detect"] = (clock() - start) * 1e3
 
     start = clock()
-    expressions = pipeline.expression(image, [detection.box for detection, _ in found])
+    expressions = pipeline.expression(image, [detection.box for detection, _ in found], [m for _, m in found])
     timings["expression"] = (clock() - start) * 1e3
 
     faces = []

@@ -1,0 +1,1 @@
+"""Scoring the expression stage on labelled faces (`fea-ros evaluate expression`)."""

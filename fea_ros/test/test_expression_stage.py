@@ -1,0 +1,134 @@
+"""The improved expression stage: aligned crops from the mesh, mirror averaging, the fitted fusion file."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from core_scenes import Placement, astronaut_bgr, render
+from fea_ros.core.config import ExpressionConfig, InferenceConfig, PipelineConfig
+from fea_ros.core.errors import ConfigError
+from fea_ros.core.expression import NETS, ExpressionClassifier, faceapi_aligned_crop, fer_aligned_crop
+from fea_ros.core.expression_fusion import FUSION_FILE, load_fusion
+from fea_ros.core.landmarks import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+from fea_ros.core.pipeline import Pipeline
+from fea_ros.core.types import EXPRESSION_LABELS
+from fea_ros.inference.factory import create_engine
+from fea_ros.inference.models import Manifest
+
+HAPPY = EXPRESSION_LABELS.index("happy")
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Pipeline:
+    config = PipelineConfig.fast()
+    config.mie.enabled = False
+    return Pipeline(config)
+
+
+@pytest.fixture(scope="module")
+def engines() -> dict:
+    return {key: create_engine(net.model, InferenceConfig()) for key, net in NETS.items()}
+
+
+def _landmarks(pipeline: Pipeline, image: np.ndarray):
+    faces = pipeline.process_image(image).faces
+    assert len(faces) == 1 and faces[0].landmarks is not None
+    return faces[0]
+
+
+def test_the_shipped_fusion_file_loads_and_is_the_default(pipeline):
+    fusion = load_fusion(Manifest().directory / FUSION_FILE)
+    assert set(fusion.networks) == {"faceapi", "fer"}
+    assert fusion.temperature > 0 and fusion.aligned_crops
+    defaults = ExpressionConfig()
+    assert defaults.fusion == "fitted" and defaults.aligned_crops
+    assert tuple(defaults.flip_average.split(",")) == fusion.flip_average
+    assert pipeline.expression.fusion is not None
+
+
+def test_aligned_crops_level_the_eye_line_of_a_rolled_face(pipeline):
+    upright = render([Placement(320, 240, 1.3)])
+    rolled = render([Placement(320, 240, 1.3, angle_deg=25)])
+    crops = {}
+    for name, image in (("upright", upright), ("rolled", rolled)):
+        face = _landmarks(pipeline, image)
+        eyes = face.landmarks.points[[RIGHT_EYE_OUTER, LEFT_EYE_OUTER], :2]
+        crops[name] = faceapi_aligned_crop(image, face.landmarks).astype(np.float32)
+        assert fer_aligned_crop(image, face.landmarks).shape == (64, 64)
+        if name == "rolled":  # the face really is rolled in the frame ...
+            assert abs(math.degrees(math.atan2(*(eyes[1] - eyes[0])[::-1]))) > 15
+    # ... but its aligned crop looks like the upright one: the same face, upright, about the same size
+    difference = np.abs(crops["upright"] - crops["rolled"]).mean()
+    assert difference < 20.0, difference
+    assert crops["rolled"].shape == (112, 112, 3)
+
+
+def test_mirror_averaging_is_the_mean_of_the_crop_and_its_mirror_image(pipeline, engines):
+    image = render([Placement(320, 240, 1.2, smile=0.6)])
+    face = _landmarks(pipeline, image)
+    base = dict(weights={"faceapi": 0.6, "fer": 0.4}, fusion="mean", aligned_crops=True)
+    plain = ExpressionClassifier(engines, ExpressionConfig(**base, flip_average=""))(
+        image, [face.box], [face.landmarks])[0]
+    flipped = ExpressionClassifier(engines, ExpressionConfig(**base, flip_average="faceapi"))(
+        image, [face.box], [face.landmarks])[0]
+    crop = faceapi_aligned_crop(image, face.landmarks)
+    mirror = NETS["faceapi"].to_blob([np.ascontiguousarray(crop[:, ::-1])])
+    engine = engines["faceapi"]
+    mirrored = engine.run({next(iter(engine.input_shapes)): mirror})["probabilities"][0][
+        NETS["faceapi"].canonical_order()]
+    np.testing.assert_allclose(flipped.per_model["faceapi"], (plain.per_model["faceapi"] + mirrored) / 2, atol=1e-5)
+    np.testing.assert_allclose(flipped.per_model["fer"], plain.per_model["fer"], atol=1e-6)  # fer not flipped
+
+
+def test_fitted_fusion_is_the_file_formula_and_still_sees_the_smile(pipeline, engines):
+    image = astronaut_bgr()
+    face = _landmarks(pipeline, image)
+    fusion = load_fusion(Manifest().directory / FUSION_FILE)
+    stage = ExpressionClassifier(engines, ExpressionConfig(), fusion)
+    result = stage(image, [face.box], [face.landmarks])[0]
+    x = np.concatenate([np.log(np.clip(result.per_model[key], 1e-4, 1.0)) for key in fusion.networks])
+    logits = (x @ fusion.weights + fusion.bias) / fusion.temperature
+    expected = np.exp(logits - logits.max())
+    np.testing.assert_allclose(result.probabilities, expected / expected.sum(), atol=1e-9)
+    assert int(np.argmax(result.probabilities)) == HAPPY
+    # the pipeline's own result is the same numbers
+    np.testing.assert_allclose(face.raw_scores, result.probabilities, atol=1e-9)
+
+
+def test_a_face_without_landmarks_falls_back_to_the_box_crop(engines):
+    image = astronaut_bgr()
+    box = np.array([179.0, 82.0, 271.0, 175.0])
+    config = ExpressionConfig(fusion="mean", flip_average="")
+    aligned_off = ExpressionClassifier(engines, ExpressionConfig(fusion="mean", flip_average="", aligned_crops=False))
+    np.testing.assert_allclose(ExpressionClassifier(engines, config)(image, [box], [None])[0].probabilities,
+                               aligned_off(image, [box])[0].probabilities, atol=1e-9)
+
+
+def test_bad_fusion_settings_and_files_are_clear_errors(tmp_path, engines, caplog):
+    with pytest.raises(ConfigError, match="expression.fusion"):
+        ExpressionClassifier(engines, ExpressionConfig(fusion="vote"))
+    with pytest.raises(ConfigError, match="flip_average"):
+        ExpressionClassifier(engines, ExpressionConfig(fusion="mean", flip_average="faceapi,hsemotion"))
+    with pytest.raises(ConfigError, match="missing"):
+        load_fusion(tmp_path / "none.json")
+    shipped = json.loads((Manifest().directory / FUSION_FILE).read_text())
+    shipped["bias"] = shipped["bias"][:5]
+    (tmp_path / "bad.json").write_text(json.dumps(shipped))
+    with pytest.raises(ConfigError, match="rebuild"):
+        load_fusion(tmp_path / "bad.json")
+    # a network switched off: the fitted fusion cannot apply, the stage says so and uses the weighted mean
+    fusion = load_fusion(Manifest().directory / FUSION_FILE)
+    only_fer = ExpressionClassifier(engines, ExpressionConfig(weights={"faceapi": 0.0, "fer": 1.0}), fusion)
+    assert only_fer.fusion is None and "weighted mean" in caplog.text
+
+
+def test_the_cheaper_stage_without_the_mirror_gets_its_own_fitted_fusion(caplog):
+    config = PipelineConfig.fast()
+    config.mie.enabled = False
+    config.expression.flip_average = ""
+    stage = Pipeline(config).expression
+    assert stage.flip == () and stage.fusion is not None and not stage.fusion.flip_average
+    assert "may be off" not in caplog.text
