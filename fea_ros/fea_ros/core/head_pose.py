@@ -1,0 +1,149 @@
+"""Head pose from the face mesh: MediaPipe's face-geometry pipeline, for any pinhole camera.
+
+The canonical face model (models/face_geometry.json, 468 vertices in cm, built from the Face Landmarker's
+geometry metadata) is fitted to the mesh landmarks by a weighted orthogonal Procrustes fit on the 33
+landmarks of MediaPipe's Procrustes basis. Mesh landmarks have no absolute depth, only a depth relative to the
+face scaled like x, so the fit is iterated as MediaPipe's geometry_pipeline.cc does: a first fit on the
+projected points gives the scale (hence the distance), a second on points un-projected at that distance
+refines it, and the third gives rotation and translation. MediaPipe assumes a 63-degree camera with the
+principal point in the centre; here the rays come from real intrinsics (CameraInfo) or from camera.fov_deg.
+
+Frames (REP-103 / REP-155): everything is in the camera's optical frame (x right, y down, z forward, metres).
+The head frame is REP-155's face frame: x out of the face (the way the face points), y the person's left,
+z up; its origin is the canonical model's origin, about 7.5 cm behind the nose tip. yaw/pitch/roll are
+degrees relative to a face looking straight into the camera: yaw > 0 turns the face towards the image's
+right (the person's left), pitch > 0 lifts the chin, roll > 0 tilts the face counter-clockwise in the image.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fea_ros.core.camera import CameraIntrinsics
+from fea_ros.core.errors import ConfigError, InputError
+
+MESH_POINTS = 468
+CM_TO_M = 0.01
+#: MediaPipe's near plane (same units as the canonical model, cm); only the ratio to the scale matters
+NEAR = 1.0
+#: optical frame <-> OpenGL camera frame (y up, z towards the viewer) and canonical model -> REP-155 face frame
+OPTICAL_FROM_GL = np.diag([1.0, -1.0, -1.0])
+CANONICAL_FROM_FACE = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+
+
+@dataclass(frozen=True)
+class FaceGeometry:
+    """The canonical face model: vertices (468, 3) in cm and the weighted Procrustes basis."""
+
+    vertices: np.ndarray
+    basis_ids: np.ndarray  # (K,) landmark indices
+    basis_weights: np.ndarray  # (K,)
+
+    @classmethod
+    def load(cls, path: Path | str) -> "FaceGeometry":
+        try:
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+            vertices = np.asarray(doc["vertices"], np.float64)
+            ids = np.asarray(doc["procrustes_landmark_ids"], np.intp)
+            weights = np.asarray(doc["procrustes_weights"], np.float64)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"{path} is not a face geometry file ({exc}); rebuild it with "
+                              "'python fea_ros/scripts/build_models.py --only face_geometry'") from exc
+        if vertices.shape != (MESH_POINTS, 3) or ids.shape != weights.shape or not len(ids):
+            raise ConfigError(f"{path} has {vertices.shape} vertices and {len(ids)} basis landmarks; expected "
+                              f"({MESH_POINTS}, 3) and a non-empty basis")
+        return cls(vertices, ids, weights)
+
+    @classmethod
+    def from_manifest(cls, manifest: object) -> "FaceGeometry":
+        """The sha256-checked face_geometry.json of a models folder (inference.models.Manifest)."""
+        return cls.load(manifest.data_path("face_geometry"))  # type: ignore[attr-defined]
+
+
+@dataclass
+class HeadPose:
+    """Where the head is and which way it points, in the camera's optical frame."""
+
+    rotation: np.ndarray  # (3, 3) REP-155 face frame -> optical frame
+    translation_m: np.ndarray  # (3,) head origin in the optical frame, metres
+    yaw_deg: float
+    pitch_deg: float
+    roll_deg: float
+    intrinsics: str  # "camera_info" | "fov": where the camera model came from
+    canonical_rotation: np.ndarray  # (3, 3) canonical model frame -> optical frame
+    metric_points: np.ndarray  # (N, 3) the mesh landmarks in the optical frame, cm (irises included if any)
+
+    @property
+    def forward(self) -> np.ndarray:
+        """Unit vector the face points along (the face frame's x axis) in the optical frame."""
+        return self.rotation[:, 0]
+
+    @property
+    def distance_m(self) -> float:
+        return float(np.linalg.norm(self.translation_m))
+
+
+def weighted_procrustes(source: np.ndarray, target: np.ndarray, weights: np.ndarray) \
+        -> tuple[float, np.ndarray, np.ndarray]:
+    """Scale s, rotation R and translation t minimising sum w_i |s R source_i + t - target_i|^2 (3 x K)."""
+    total = float(weights.sum())
+    source_centre = source @ weights / total
+    target_centre = target @ weights / total
+    centred_source = source - source_centre[:, None]
+    centred_target = target - target_centre[:, None]
+    design = (centred_target * weights) @ centred_source.T
+    u, _, vt = np.linalg.svd(design)
+    if np.linalg.det(u @ vt) < 0:  # a reflection: flip the least significant axis
+        u[:, 2] = -u[:, 2]
+    rotation = u @ vt
+    scale = float(np.sum((rotation @ centred_source) * centred_target * weights)
+                  / np.sum(centred_source * centred_source * weights))
+    translation = target_centre - scale * rotation @ source_centre
+    return scale, rotation, translation
+
+
+def euler_from_canonical(canonical_rotation: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) degrees: R_gl = Ry(yaw) Rx(-pitch) Rz(roll) in MediaPipe's OpenGL camera frame."""
+    gl = OPTICAL_FROM_GL @ canonical_rotation
+    yaw = math.atan2(gl[0, 2], gl[2, 2])
+    pitch = math.asin(max(-1.0, min(1.0, gl[1, 2])))
+    roll = math.atan2(gl[1, 0], gl[1, 1])
+    return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
+
+
+class HeadPoseSolver:
+    """Fits the canonical face to one face's mesh landmarks (v1 468 or v2 478 points)."""
+
+    def __init__(self, geometry: FaceGeometry) -> None:
+        self.geometry = geometry
+        self._source = geometry.vertices[geometry.basis_ids].T  # (3, K) cm
+        self._weights = geometry.basis_weights
+
+    def __call__(self, points: np.ndarray, camera: CameraIntrinsics) -> HeadPose:
+        """``points``: (N >= 468, 3) image px (x, y pixel-edge; z px relative depth, scaled like x)."""
+        points = np.asarray(points, np.float64)
+        if points.ndim != 2 or points.shape[0] < MESH_POINTS or points.shape[1] != 3:
+            raise InputError(f"head pose needs the (468 or 478, 3) face mesh, got shape {points.shape}")
+        # rays through each landmark (optical frame, depth 1) and the relative depth on the same scale
+        x = (points[:, 0] - camera.cx) / camera.fx
+        y = (points[:, 1] - camera.cy) / camera.fy
+        z = points[:, 2] / camera.fx
+        z = z - z[:MESH_POINTS].mean()
+        ids = self.geometry.basis_ids
+        projected = np.stack([x[ids], y[ids], z[ids]])
+        first_scale, _, _ = weighted_procrustes(self._source, projected, self._weights)
+        depth = (z[ids] + NEAR) / first_scale
+        second_scale, _, _ = weighted_procrustes(self._source, np.stack([x[ids] * depth, y[ids] * depth, depth]),
+                                                 self._weights)
+        total_scale = first_scale * second_scale
+        depth_all = (z + NEAR) / total_scale
+        metric = np.stack([x * depth_all, y * depth_all, depth_all])  # (3, N) cm
+        _, rotation, translation = weighted_procrustes(self._source, metric[:, ids], self._weights)
+        yaw, pitch, roll = euler_from_canonical(rotation)
+        return HeadPose(rotation=rotation @ CANONICAL_FROM_FACE, translation_m=translation * CM_TO_M,
+                        yaw_deg=yaw, pitch_deg=pitch, roll_deg=roll, intrinsics=camera.source,
+                        canonical_rotation=rotation, metric_points=metric.T)
