@@ -20,7 +20,7 @@ import numpy as np
 from fea_ros.core.camera import CameraIntrinsics
 from fea_ros.core.config import AttentionConfig
 from fea_ros.core.errors import ConfigError
-from fea_ros.core.gaze import Gaze, estimate_gaze
+from fea_ros.core.gaze import EYE_POINTS, Gaze, estimate_gaze
 from fea_ros.core.head_pose import FaceGeometry, HeadPose, HeadPoseSolver
 
 #: REP-155 EngagementLevel states, in the order of hri_msgs' constants (UNKNOWN=0 .. DISENGAGING=4)
@@ -57,11 +57,12 @@ def check_config(config: AttentionConfig) -> None:
 
 def gaze_to_camera_angle_deg(gaze: Gaze) -> float:
     """Degrees between the gaze and the ray from the eyes to the camera centre (the optical frame origin)."""
-    to_camera = -gaze.origin_m
-    norm = float(np.linalg.norm(to_camera))
+    gx, gy, gz = gaze.direction.tolist()
+    ox, oy, oz = gaze.origin_m.tolist()
+    norm = math.sqrt(ox * ox + oy * oy + oz * oz)
     if norm == 0:
         return 0.0
-    return math.degrees(math.acos(max(-1.0, min(1.0, float(np.dot(gaze.direction, to_camera)) / norm))))
+    return math.degrees(math.acos(max(-1.0, min(1.0, -(gx * ox + gy * oy + gz * oz) / norm))))
 
 
 @dataclass
@@ -139,7 +140,7 @@ class AttentionEstimator:
 
     def __post_init__(self) -> None:
         check_config(self.config)
-        self._solver = HeadPoseSolver(self.geometry)
+        self._solver = HeadPoseSolver(self.geometry, tuple(EYE_POINTS))
 
     def update(self, face_id: str, stamp_ns: int, points: np.ndarray, camera: CameraIntrinsics) -> FaceAttention:
         head = self._solver(points, camera)

@@ -24,7 +24,8 @@ from fea_ros.core.head_pose import HeadPose
 #: FaceMesh indices: eye corners (outer, inner), lids (upper, lower) and iris centre, per eye (person's side)
 RIGHT_EYE = {"outer": 33, "inner": 133, "upper": 159, "lower": 145, "iris": 468}
 LEFT_EYE = {"outer": 263, "inner": 362, "upper": 386, "lower": 374, "iris": 473}
-IRIS_POINTS = 478
+#: the points read per eye, brought into the canonical frame together
+EYE_POINTS = [index for eye in (RIGHT_EYE, LEFT_EYE) for index in eye.values()]
 #: eyeball radius, cm (adult average 12 mm)
 EYEBALL_RADIUS_CM = 1.2
 EYES = "eyes"
@@ -40,39 +41,41 @@ class Gaze:
     eye_pitch_deg: float
 
 
-def _eye_in_canonical(canonical: np.ndarray, eye: dict[str, int], closed_ratio: float) \
+def _eye_in_canonical(canonical: dict[int, list[float]], eye: dict[str, int], closed_ratio: float) \
         -> tuple[float, float] | None:
-    """(horizontal, vertical) eye rotation, radians, in the canonical frame; None if closed."""
-    outer, inner = canonical[eye["outer"]], canonical[eye["inner"]]
-    width = float(np.linalg.norm(outer[:2] - inner[:2]))
-    opening = float(np.linalg.norm(canonical[eye["upper"], :2] - canonical[eye["lower"], :2]))
-    if width <= 0 or opening < closed_ratio * width:
+    """(horizontal, vertical) eye rotation, radians, from (x, y) canonical-frame cm; None if closed."""
+    (ox, oy), (ix, iy) = canonical[eye["outer"]], canonical[eye["inner"]]
+    (ux, uy), (lx, ly) = canonical[eye["upper"]], canonical[eye["lower"]]
+    width = math.hypot(ox - ix, oy - iy)
+    if width <= 0 or math.hypot(ux - lx, uy - ly) < closed_ratio * width:
         return None
-    offset = canonical[eye["iris"], :2] - (outer[:2] + inner[:2]) / 2.0
-    clip = lambda value: max(-1.0, min(1.0, value))  # noqa: E731
-    return math.asin(clip(offset[0] / EYEBALL_RADIUS_CM)), math.asin(clip(offset[1] / EYEBALL_RADIUS_CM))
+    cx, cy = canonical[eye["iris"]]
+    clip = lambda value: max(-1.0, min(1.0, value / EYEBALL_RADIUS_CM))  # noqa: E731
+    return math.asin(clip(cx - (ox + ix) / 2.0)), math.asin(clip(cy - (oy + iy) / 2.0))
 
 
 def estimate_gaze(pose: HeadPose, closed_ratio: float = 0.12) -> Gaze:
-    """The gaze of one face from its head pose (which carries the metric mesh points)."""
-    points = pose.metric_points  # (N, 3) cm, optical frame
+    """The gaze of one face from its head pose, solved with ``extra_rows=EYE_POINTS``."""
     rotation = pose.canonical_rotation
-    translation_cm = pose.translation_m * 100.0
-    has_irises = points.shape[0] >= IRIS_POINTS
-    between_eyes = points[[RIGHT_EYE["iris"], LEFT_EYE["iris"]]].mean(axis=0) if has_irises \
-        else points[[RIGHT_EYE["outer"], RIGHT_EYE["inner"], LEFT_EYE["outer"], LEFT_EYE["inner"]]].mean(axis=0)
-    origin_m = between_eyes / 100.0
+    has_irises = pose.extra_rows == tuple(EYE_POINTS)
+    if has_irises:
+        origin_m = (pose.point_cm(RIGHT_EYE["iris"]) + pose.point_cm(LEFT_EYE["iris"])) * 0.005  # cm -> m
+    elif RIGHT_EYE["inner"] in pose.extra_rows and LEFT_EYE["inner"] in pose.extra_rows:
+        origin_m = (pose.point_cm(RIGHT_EYE["inner"]) + pose.point_cm(LEFT_EYE["inner"])) * 0.005
+    else:
+        origin_m = pose.translation_m.copy()
     eyes = []
     if has_irises:
-        canonical = (points - translation_cm) @ rotation  # rows: R^T (p - t)
+        in_canonical_frame = ((pose.extra_points - pose.translation_m * 100.0) @ rotation)[:, :2].tolist()
+        canonical = dict(zip(EYE_POINTS, in_canonical_frame))
         eyes = [angles for eye in (RIGHT_EYE, LEFT_EYE)
                 if (angles := _eye_in_canonical(canonical, eye, closed_ratio)) is not None]
     if not eyes:
         return Gaze(direction=pose.forward.copy(), origin_m=origin_m, source=HEAD, eye_yaw_deg=0.0,
                     eye_pitch_deg=0.0)
-    yaw = float(np.mean([e[0] for e in eyes]))
-    pitch = float(np.mean([e[1] for e in eyes]))
-    in_canonical = np.array([math.sin(yaw) * math.cos(pitch), math.sin(pitch), math.cos(yaw) * math.cos(pitch)])
-    direction = rotation @ in_canonical
-    return Gaze(direction=direction / np.linalg.norm(direction), origin_m=origin_m, source=EYES,
-                eye_yaw_deg=math.degrees(yaw), eye_pitch_deg=math.degrees(pitch))
+    yaw = sum(e[0] for e in eyes) / len(eyes)
+    pitch = sum(e[1] for e in eyes) / len(eyes)
+    # a unit vector in the canonical frame (z out of the face), rotated into the optical frame
+    direction = rotation @ (math.sin(yaw) * math.cos(pitch), math.sin(pitch), math.cos(yaw) * math.cos(pitch))
+    return Gaze(direction=direction, origin_m=origin_m, source=EYES, eye_yaw_deg=math.degrees(yaw),
+                eye_pitch_deg=math.degrees(pitch))

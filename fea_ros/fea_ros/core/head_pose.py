@@ -75,7 +75,13 @@ class HeadPose:
     roll_deg: float
     intrinsics: str  # "camera_info" | "fov": where the camera model came from
     canonical_rotation: np.ndarray  # (3, 3) canonical model frame -> optical frame
-    metric_points: np.ndarray  # (N, 3) the mesh landmarks in the optical frame, cm (irises included if any)
+    #: the mesh landmarks the solver was asked to place in 3D (``extra_rows``), optical frame, cm
+    extra_rows: tuple[int, ...]
+    extra_points: np.ndarray  # (len(extra_rows), 3)
+
+    def point_cm(self, index: int) -> np.ndarray:
+        """One of the extra landmarks in the optical frame, cm (KeyError-like ValueError if not placed)."""
+        return self.extra_points[self.extra_rows.index(index)]
 
     @property
     def forward(self) -> np.ndarray:
@@ -84,7 +90,7 @@ class HeadPose:
 
     @property
     def distance_m(self) -> float:
-        return float(np.linalg.norm(self.translation_m))
+        return math.dist(self.translation_m.tolist(), (0.0, 0.0, 0.0))
 
 
 def weighted_procrustes(source: np.ndarray, target: np.ndarray, weights: np.ndarray) \
@@ -115,35 +121,80 @@ def euler_from_canonical(canonical_rotation: np.ndarray) -> tuple[float, float, 
     return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
 
 
-class HeadPoseSolver:
-    """Fits the canonical face to one face's mesh landmarks (v1 468 or v2 478 points)."""
+def _det3(m: np.ndarray) -> float:
+    """Determinant of a 3x3 matrix (plain Python: a tenth of np.linalg.det's call cost)."""
+    (a, b, c), (d, e, f), (g, h, i) = m.tolist()
+    return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
 
-    def __init__(self, geometry: FaceGeometry) -> None:
+
+class HeadPoseSolver:
+    """Fits the canonical face to one face's mesh landmarks (v1 468 or v2 478 points).
+
+    Same result as weighted_procrustes, with the canonical side precomputed and the scale-only fits of the
+    first two passes taken from the singular values: the stage must cost well under a millisecond per face.
+    """
+
+    def __init__(self, geometry: FaceGeometry, extra_rows: tuple[int, ...] = ()) -> None:
+        """``extra_rows``: mesh landmarks (besides the basis) to return in 3D, e.g. the eyes for the gaze."""
         self.geometry = geometry
-        self._source = geometry.vertices[geometry.basis_ids].T  # (3, K) cm
-        self._weights = geometry.basis_weights
+        self._ids = geometry.basis_ids
+        self._extra_rows = tuple(extra_rows)
+        self._rows = {count: np.concatenate([self._ids, [r for r in self._extra_rows if r < count]]).astype(np.intp)
+                      for count in (MESH_POINTS, MESH_POINTS + 10)}
+        weights = geometry.basis_weights
+        self._weights = weights / weights.sum()
+        source = geometry.vertices[geometry.basis_ids].T  # (3, K) cm
+        self._source_centre = source @ self._weights
+        centred = source - self._source_centre[:, None]
+        self._weighted_centred_t = (centred * self._weights).T  # (K, 3)
+        self._source_spread = float(np.sum(centred * centred * self._weights))
+
+    def _design(self, target: np.ndarray) -> np.ndarray:
+        return target @ self._weighted_centred_t  # sum_i w_i target_i (source_i - centre)^T
+
+    def _scale(self, target: np.ndarray) -> float:
+        design = self._design(target)
+        singular = np.linalg.svd(design, compute_uv=False)
+        total = singular[0] + singular[1] + (singular[2] if _det3(design) >= 0 else -singular[2])
+        return float(total) / self._source_spread
+
+    def _rigid(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        design = self._design(target)
+        u, singular, vt = np.linalg.svd(design)
+        if _det3(design) < 0:
+            u[:, 2] = -u[:, 2]
+            singular[2] = -singular[2]
+        rotation = u @ vt
+        scale = float(singular.sum()) / self._source_spread
+        translation = target @ self._weights - scale * (rotation @ self._source_centre)
+        return rotation, translation
 
     def __call__(self, points: np.ndarray, camera: CameraIntrinsics) -> HeadPose:
         """``points``: (N >= 468, 3) image px (x, y pixel-edge; z px relative depth, scaled like x)."""
         points = np.asarray(points, np.float64)
         if points.ndim != 2 or points.shape[0] < MESH_POINTS or points.shape[1] != 3:
             raise InputError(f"head pose needs the (468 or 478, 3) face mesh, got shape {points.shape}")
-        # rays through each landmark (optical frame, depth 1) and the relative depth on the same scale
-        x = (points[:, 0] - camera.cx) / camera.fx
-        y = (points[:, 1] - camera.cy) / camera.fy
-        z = points[:, 2] / camera.fx
-        z = z - z[:MESH_POINTS].mean()
-        ids = self.geometry.basis_ids
-        projected = np.stack([x[ids], y[ids], z[ids]])
-        first_scale, _, _ = weighted_procrustes(self._source, projected, self._weights)
-        depth = (z[ids] + NEAR) / first_scale
-        second_scale, _, _ = weighted_procrustes(self._source, np.stack([x[ids] * depth, y[ids] * depth, depth]),
-                                                 self._weights)
-        total_scale = first_scale * second_scale
-        depth_all = (z + NEAR) / total_scale
-        metric = np.stack([x * depth_all, y * depth_all, depth_all])  # (3, N) cm
-        _, rotation, translation = weighted_procrustes(self._source, metric[:, ids], self._weights)
+        # rays through each landmark (optical frame, depth 1) and the relative depth on the same scale;
+        # MediaPipe's depth offset is the mean over the 468 mesh points. Only the basis and the extra rows
+        # are computed: the rest of the mesh does not enter the fit.
+        rows = self._rows.get(points.shape[0])
+        if rows is None:
+            rows = np.concatenate([self._ids, [r for r in self._extra_rows if r < points.shape[0]]]).astype(np.intp)
+        offset = float(points[:MESH_POINTS, 2].sum()) / MESH_POINTS
+        rays = (points[rows] - (camera.cx, camera.cy, offset)) * (1.0 / camera.fx, 1.0 / camera.fy, 1.0 / camera.fx)
+        rays[:, 2] += NEAR
+        count = len(self._ids)
+        basis = rays[:count].T  # (3, K): x/z, y/z, relative depth + NEAR (a z offset does not change the scale)
+        first_scale = self._scale(basis)
+        target = basis * (basis[2] / first_scale)
+        target[2] = basis[2] / first_scale
+        second_scale = self._scale(target)
+        depth = rays[:, 2] / (first_scale * second_scale)
+        metric = rays * depth[:, None]  # (rows, 3) cm
+        metric[:, 2] = depth
+        rotation, translation = self._rigid(metric[:count].T)
         yaw, pitch, roll = euler_from_canonical(rotation)
         return HeadPose(rotation=rotation @ CANONICAL_FROM_FACE, translation_m=translation * CM_TO_M,
                         yaw_deg=yaw, pitch_deg=pitch, roll_deg=roll, intrinsics=camera.source,
-                        canonical_rotation=rotation, metric_points=metric.T)
+                        canonical_rotation=rotation, extra_rows=tuple(int(r) for r in rows[count:]),
+                        extra_points=metric[count:])
