@@ -198,3 +198,38 @@ class HeadPoseSolver:
                         yaw_deg=yaw, pitch_deg=pitch, roll_deg=roll, intrinsics=camera.source,
                         canonical_rotation=rotation, extra_rows=tuple(int(r) for r in rows[count:]),
                         extra_points=metric[count:])
+
+
+def quaternion_xyzw(rotation: np.ndarray) -> tuple[float, float, float, float]:
+    """The unit quaternion (x, y, z, w) of a rotation matrix (geometry_msgs/Quaternion order), w >= 0."""
+    m = rotation.tolist()
+    trace = m[0][0] + m[1][1] + m[2][2]
+    if trace > 0:
+        s = 2.0 * math.sqrt(trace + 1.0)
+        q = ((m[2][1] - m[1][2]) / s, (m[0][2] - m[2][0]) / s, (m[1][0] - m[0][1]) / s, 0.25 * s)
+    elif m[0][0] > m[1][1] and m[0][0] > m[2][2]:
+        s = 2.0 * math.sqrt(1.0 + m[0][0] - m[1][1] - m[2][2])
+        q = (0.25 * s, (m[0][1] + m[1][0]) / s, (m[0][2] + m[2][0]) / s, (m[2][1] - m[1][2]) / s)
+    elif m[1][1] > m[2][2]:
+        s = 2.0 * math.sqrt(1.0 + m[1][1] - m[0][0] - m[2][2])
+        q = ((m[0][1] + m[1][0]) / s, 0.25 * s, (m[1][2] + m[2][1]) / s, (m[0][2] - m[2][0]) / s)
+    else:
+        s = 2.0 * math.sqrt(1.0 + m[2][2] - m[0][0] - m[1][1])
+        q = ((m[0][2] + m[2][0]) / s, (m[1][2] + m[2][1]) / s, 0.25 * s, (m[1][0] - m[0][1]) / s)
+    norm = math.sqrt(sum(v * v for v in q))
+    sign = -1.0 if q[3] < 0 else 1.0
+    return (sign * q[0] / norm, sign * q[1] / norm, sign * q[2] / norm, sign * q[3] / norm)
+
+
+def gaze_rotation(direction: np.ndarray) -> np.ndarray:
+    """A rotation whose z axis is ``direction`` and whose x axis is as level as possible (optical frame).
+
+    REP-155's gaze_<id> frame follows the camera convention: z along the gaze, y down.
+    """
+    z = np.asarray(direction, np.float64) / np.linalg.norm(direction)
+    down = np.array([0.0, 1.0, 0.0])
+    x = np.cross(down, z)
+    if np.linalg.norm(x) < 1e-6:  # looking straight up or down
+        x = np.array([1.0, 0.0, 0.0])
+    x /= np.linalg.norm(x)
+    return np.column_stack([x, np.cross(z, x), z])
