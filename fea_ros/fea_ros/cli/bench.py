@@ -23,7 +23,9 @@ from fea_ros.core.errors import InputError
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
 CLIPS = {"face1": "face1.mp4", "faces3": "faces3.mp4"}
 CONFIGS = ("full", "fast")
-STAGES = ("detect", "track", "landmarks", "expression", "blendshapes", "temporal", "mie")
+STAGES = ("detect", "track", "landmarks", "expression", "blendshapes", "temporal", "mie", "attention")
+#: the attention stage's budget per face (issue 11)
+ATTENTION_MS_PER_FACE_TARGET = 0.3
 WIDTH, HEIGHT = 640, 480
 #: the issue's targets: (clip, config) -> minimum end-to-end fps
 FPS_TARGETS = {("face1", "full"): 50.0, ("face1", "fast"): 120.0, ("faces3", "full"): 20.0}
@@ -164,6 +166,7 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
     end_to_end: list[float] = []
     stages: dict[str, list[float]] = {}
     faces = 0
+    faces_each: list[int] = []
     with VideoFileSource(clip_path) as probe:
         total = probe.frame_count
     if max_frames is not None and total is not None:
@@ -177,12 +180,14 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
             result = pipeline.process(frame)
             end_to_end.append((time.perf_counter() - start) * 1e3)
             faces += len(result.faces)
+            faces_each.append(len(result.faces))
             for stage, ms in result.timings_ms.items():
                 stages.setdefault(stage, []).append(ms)
             progress.update(1)
     return {
         "frames": len(end_to_end),
         "faces_per_frame": faces / max(1, len(end_to_end)),
+        "faces_each": faces_each,
         "end_to_end_ms": end_to_end,
         "stages_ms": stages,
         "network_ms_total": clock.total_s * 1e3 if clock.wrapped else None,
@@ -279,6 +284,17 @@ def _stage_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
                 cells.append(f"{stats.median_ms:.2f} / {stats.p95_ms:.2f} / {sum(values) / len(values):.2f}")
         if any(c != "-" for c in cells):
             body.append([stage] + cells)
+    per_face = []
+    for row in rows:  # head pose + gaze + engagement: the stage's budget is per face
+        values = row.data["stages_ms"].get("attention") or []
+        shares = [ms / count for ms, count in zip(values, row.data.get("faces_each", [])) if count and ms > 0]
+        if shares:
+            stats = _stats(shares)
+            per_face.append(f"{stats.median_ms:.3f} / {stats.p95_ms:.3f} (target {ATTENTION_MS_PER_FACE_TARGET})")
+        else:
+            per_face.append("-")
+    if any(c != "-" for c in per_face):
+        body.append(["attention ms per face: median / p95"] + per_face)
     return header, body
 
 

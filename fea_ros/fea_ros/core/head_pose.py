@@ -114,10 +114,11 @@ def weighted_procrustes(source: np.ndarray, target: np.ndarray, weights: np.ndar
 
 def euler_from_canonical(canonical_rotation: np.ndarray) -> tuple[float, float, float]:
     """(yaw, pitch, roll) degrees: R_gl = Ry(yaw) Rx(-pitch) Rz(roll) in MediaPipe's OpenGL camera frame."""
-    gl = OPTICAL_FROM_GL @ canonical_rotation
-    yaw = math.atan2(gl[0, 2], gl[2, 2])
-    pitch = math.asin(max(-1.0, min(1.0, gl[1, 2])))
-    roll = math.atan2(gl[1, 0], gl[1, 1])
+    (_, _, r02), (r10, r11, r12), (_, _, r22) = canonical_rotation.tolist()
+    # OPTICAL_FROM_GL @ R flips the signs of rows 1 and 2
+    yaw = math.atan2(r02, -r22)
+    pitch = math.asin(max(-1.0, min(1.0, -r12)))
+    roll = math.atan2(-r10, -r11)
     return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
 
 

@@ -106,6 +106,7 @@ class Pipeline:
         self._faces: dict[str, _FaceState] = {}
         self._frames_since_detection = 0
         self._last_stamp_ns: int | None = None
+        self._fov_camera: tuple[tuple[int, int, float], CameraIntrinsics] | None = None
 
     @staticmethod
     def _check(config: PipelineConfig) -> None:
@@ -140,7 +141,10 @@ class Pipeline:
         """The frame's camera (CameraInfo, scaled to the image) or one with camera.fov_deg."""
         if frame.camera is not None:
             return frame.camera.scaled_to(width, height)
-        return CameraIntrinsics.from_fov(width, height, self.config.camera.fov_deg)
+        key = (width, height, self.config.camera.fov_deg)
+        if self._fov_camera is None or self._fov_camera[0] != key:
+            self._fov_camera = (key, CameraIntrinsics.from_fov(width, height, self.config.camera.fov_deg))
+        return self._fov_camera[1]
 
     def process(self, frame: Frame) -> FrameResult:
         image = to_bgr(frame.image, max(MIN_IMAGE_SIDE, int(np.ceil(self.config.detection.min_face_px))))
