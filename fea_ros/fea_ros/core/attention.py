@@ -42,6 +42,7 @@ class FaceAttention:
     score: float  # 0..1
     engagement: str  # one of ENGAGEMENT_STATES
     looking_time_s: float  # time this track has spent looking so far
+    camera: CameraIntrinsics  # the intrinsics the metric values rest on (to draw them back into the image)
 
 
 def check_config(config: AttentionConfig) -> None:
@@ -158,7 +159,7 @@ class AttentionEstimator:
         engagement = track.engagement.update(stamp_ns, looking)
         score = max(0.0, min(1.0, 1.0 - angle / (2.0 * self.config.looking_angle_deg)))
         return FaceAttention(head=head, gaze=gaze, gaze_angle_deg=angle, looking=looking, score=score,
-                             engagement=engagement, looking_time_s=track.looking_time_s)
+                             engagement=engagement, looking_time_s=track.looking_time_s, camera=camera)
 
     def drop(self, face_id: str) -> None:
         self._tracks.pop(face_id, None)
