@@ -10,6 +10,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -220,7 +221,7 @@ def plot_timeline(timeline: Timeline, path: str | Path, title: str = "") -> Path
     grid = figure.subplots(panels * rows, 1, sharex=True, squeeze=False,
                            gridspec_kw={"height_ratios": [3, 1] * panels if rows == 2 else [1] * panels})[:, 0]
     axes = grid[::rows]
-    attention_axes = grid[1::rows] if rows == 2 else []
+    attention_axes: list[Any] = list(grid[1::rows]) if rows == 2 else []
     colours = {label: tuple(c / 255 for c in reversed(bgr)) for label, bgr in EXPRESSION_COLOURS_BGR.items()}
     if not ids:
         axes[0].text(0.5, 0.5, "no face was tracked", ha="center", va="center", transform=axes[0].transAxes)

@@ -82,6 +82,10 @@ class CameraInfoMatcher:
         self.received += 1
         return True
 
+    def on_message(self, message: Any) -> None:
+        """Subscription callback (rclpy wants one that returns None)."""
+        self.add(message)
+
     def match(self, stamp_ns: int) -> CameraIntrinsics | None:
         """The CameraInfo with this stamp, else the latest before it, else the earliest after it, else None."""
         if not self._stamps:

@@ -84,8 +84,11 @@ def rosbags_message_types(typestore: Any) -> MessageTypes:
 def rclpy_message_types(fea_ros_msgs: ModuleType, std_msgs: ModuleType, builtin_interfaces: ModuleType,
                         sensor_msgs: ModuleType, geometry_msgs: ModuleType | None = None) -> MessageTypes:
     """Classes of the ROS-generated Python message modules (``fea_ros_msgs.msg``, ``std_msgs.msg``, ...)."""
-    if geometry_msgs is None:
-        import geometry_msgs.msg as geometry_msgs  # a dependency of fea_ros_msgs, so there wherever it is
+    geometry: Any = geometry_msgs
+    if geometry is None:
+        import importlib
+
+        geometry = importlib.import_module("geometry_msgs.msg")  # a dependency of fea_ros_msgs
     return MessageTypes(
         FaceExpressionArray=fea_ros_msgs.FaceExpressionArray,
         FaceExpression=fea_ros_msgs.FaceExpression,
@@ -96,10 +99,10 @@ def rclpy_message_types(fea_ros_msgs: ModuleType, std_msgs: ModuleType, builtin_
         RegionOfInterest=sensor_msgs.RegionOfInterest,
         float32s=lambda values: array.array("f", np.ascontiguousarray(values, dtype=np.float32).tobytes()),
         uint8s=lambda values: array.array("B", np.ascontiguousarray(values, dtype=np.uint8).tobytes()),
-        Pose=geometry_msgs.Pose,
-        Point=geometry_msgs.Point,
-        Quaternion=geometry_msgs.Quaternion,
-        Vector3=geometry_msgs.Vector3,
+        Pose=geometry.Pose,
+        Point=geometry.Point,
+        Quaternion=geometry.Quaternion,
+        Vector3=geometry.Vector3,
     )
 
 

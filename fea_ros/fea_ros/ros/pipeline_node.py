@@ -190,7 +190,8 @@ class PipelineNode(Node):
             self._subscribe(input_watch.choose_reliability(settings.qos, []))
             self._camera_info = camera_info.CameraInfoMatcher()
             self._camera_info_sub = self.create_subscription(sensor_msgs.msg.CameraInfo, "camera_info",
-                                                             self._camera_info.add, _image_qos(input_watch.BEST_EFFORT))
+                                                             self._camera_info.on_message,
+                                                             _image_qos(input_watch.BEST_EFFORT))
             self._tf = tf_frames.make_broadcaster(self) if self._pipeline.attention is not None else None
             self._activated_at = time.monotonic()
             self._last_image_at = None
