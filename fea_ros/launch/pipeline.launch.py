@@ -92,7 +92,9 @@ def launch_setup(context, *args, **kwargs):
         namespace=value["namespace"],  # required by Humble's LifecycleNode
         output="screen",
         parameters=[parameters],
-        remappings=[("image", camera_topic), ("image/compressed", f"{camera_topic}/compressed")],
+        # camera_info: the camera's sibling topic (image_transport convention), for the head pose's intrinsics
+        remappings=[("image", camera_topic), ("image/compressed", f"{camera_topic}/compressed"),
+                    ("camera_info", camera_topic.rsplit("/", 1)[0] + "/camera_info")],
         arguments=["--ros-args", "--log-level", value["log_level"]],
     )
     actions = [node]
