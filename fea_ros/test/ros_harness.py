@@ -34,7 +34,7 @@ try:
     from rcl_interfaces.msg import Log
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CompressedImage, Image
 except ImportError as error:  # no ROS in this Python: `make test` installs it
     ROS_MISSING = (f"needs rclpy and fea_ros_msgs ({error}); `make test` installs the ROS 2 Jazzy wheels "
@@ -132,16 +132,25 @@ class RosPeer:
         self.node = rclpy.create_node(name, context=self.context)
         self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
         self.executor.add_node(self.node)
-        self.rosout = self.collect(Log, "/rosout", QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE))
+        # /rosout is transient local (depth 1000): a node's first lines, logged before discovery, arrive too
+        self.rosout = self.collect(Log, "/rosout", QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
+                                                              durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.diagnostics = self.collect(DiagnosticArray, "/diagnostics", 100)
+        self._closing = False
+        self.executor_errors: list[str] = []
         self._thread = threading.Thread(target=self._spin, name="ros-test-executor", daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # the context was shut down at close()
-            pass
+        """Spin until close(); an exception (e.g. a node destroyed mid-wait) is recorded, not fatal to the thread."""
+        while not self._closing and self.context.ok():
+            try:
+                self.executor.spin_once(timeout_sec=0.1)
+            except Exception as error:
+                if self._closing or not self.context.ok():
+                    return
+                self.executor_errors.append(repr(error))
+                print(f"ros test executor: {error!r}", file=sys.stderr)
 
     def add_node(self, node: Any) -> None:
         self.executor.add_node(node)
@@ -197,11 +206,12 @@ class RosPeer:
         return None
 
     def close(self) -> None:
+        self._closing = True
+        self._thread.join(5.0)
         self.executor.shutdown(timeout_sec=5.0)
         self.node.destroy_node()
         if self.context.ok():
             rclpy.shutdown(context=self.context)
-        self._thread.join(5.0)
 
 
 def values(status: Any) -> dict[str, str]:
@@ -320,6 +330,11 @@ class InProcessNode:
 
     def status(self) -> Any:
         return self.peer.status(self.name)
+
+    def wait_log(self, matches: Callable[[str], bool], level: int = 0, timeout_s: float = 20.0) -> list[str]:
+        """The node's /rosout texts at ``level`` or above that ``matches``, once there is at least one."""
+        return wait_until(lambda: [text for text in self.logs(level) if matches(text)], timeout_s,
+                          f"a log line of {self.name} at level >= {level} matching the test")
 
     def close(self) -> None:
         self.peer.remove_node(self.node)

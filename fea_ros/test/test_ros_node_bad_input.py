@@ -109,6 +109,9 @@ def test_bad_images_are_rejected_counted_and_logged_once_while_valid_frames_go_o
         assert all(len(m.faces) == 1 for m in results[1:])
         assert node.state() == "active"
         reasons = {EXPECTED_REASON.get(kind, kind) for kind in defects}
+        node.wait_log(lambda t: t.startswith("rejected an image"), LOG_LEVELS["WARN"])
+        wait_until(lambda: all(any(t.startswith(f"rejected an image ({r},") for t in node.logs(LOG_LEVELS["WARN"]))
+                               for r in reasons), 20, "a warning for every kind")
         warnings = node.logs(LOG_LEVELS["WARN"])
         for reason in reasons:
             logged = [t for t in warnings if t.startswith(f"rejected an image ({reason},")]
@@ -147,7 +150,7 @@ def test_a_tiny_image_is_rejected_and_an_8k_image_is_processed(peer, astronaut):
         result = next(m for m in faces.snapshot() if stamp_ns(m.header) == stamp)
         assert (result.image_width, result.image_height) == (7680, 4320)
         assert node.state() == "active" and not node.logs(LOG_LEVELS["ERROR"])
-        assert any(t.startswith("rejected an image (too_small,") for t in node.logs(LOG_LEVELS["WARN"]))
+        node.wait_log(lambda t: t.startswith("rejected an image (too_small,"), LOG_LEVELS["WARN"])
     finally:
         node.close()
 

@@ -108,10 +108,10 @@ def test_stamp_clock_mismatch_and_stamp_zero_are_said_once(peer, astronaut):
     try:
         old = 1_000_000_000  # 1 s after the epoch: a bag played without --clock
         send_and_collect(peer, node, [image_message(astronaut, stamp=old + i * PERIOD_NS) for i in range(2)])
-        warnings = node.logs(LOG_LEVELS["WARN"])
-        clock = [t for t in warnings if "node's wall clock" in t]
+        clock = wait_until(lambda: [t for t in node.logs(LOG_LEVELS["WARN"]) if "node's wall clock" in t], 10, "clock")
         assert len(clock) == 1 and "--clock" in clock[0] and "use_sim_time" in clock[0]
         send_and_collect(peer, node, [image_message(astronaut, stamp=0, frame_id="") for _ in range(1)])
+        wait_until(lambda: any("went backwards" in t for t in node.logs(LOG_LEVELS["WARN"])), 10, "backwards note")
         warnings = node.logs(LOG_LEVELS["WARN"])
         assert len([t for t in warnings if "stamp is zero" in t]) == 1
         assert len([t for t in warnings if "frame_id is empty" in t]) == 1
@@ -176,7 +176,7 @@ def test_use_sim_time_without_clock_is_said(peer, astronaut):
     node = InProcessNode(peer, "img_simtime", {"mie.enabled": False, "use_sim_time": True}).start()
     try:
         send_and_collect(peer, node, [image_message(astronaut, stamp=START_NS)])
-        assert any("no /clock has arrived" in t for t in node.logs(LOG_LEVELS["WARN"]))
+        wait_until(lambda: any("no /clock has arrived" in t for t in node.logs(LOG_LEVELS["WARN"])), 10, "/clock note")
     finally:
         node.close()
 
@@ -196,7 +196,7 @@ def test_without_hri_msgs_the_node_says_so_once_and_goes_on(peer, astronaut):
     try:
         results = send_and_collect(peer, node, [image_message(astronaut, stamp=START_NS + i * PERIOD_NS) for i in range(3)])
         assert len(results[START_NS + 2 * PERIOD_NS].faces) == 1
-        warnings = [t for t in node.logs(LOG_LEVELS["WARN"]) if "hri_msgs does not import" in t]
+        warnings = node.wait_log(lambda t: "hri_msgs does not import" in t, LOG_LEVELS["WARN"])
         assert len(warnings) == 1 and "ros-$ROS_DISTRO-hri-msgs" in warnings[0]
     finally:
         node.close()

@@ -51,7 +51,7 @@ def test_configure_activate_deactivate_cleanup_and_configure_again(node_factory)
     assert node.transition(t.TRANSITION_CLEANUP) and node.state() == "unconfigured"
     assert node.configure() and node.activate() and node.state() == "active"
     assert node.transition(t.TRANSITION_ACTIVE_SHUTDOWN) and node.state() == "finalized"
-    assert any("finalized" in text for text in node.logs())
+    node.wait_log(lambda text: "finalized" in text)
 
 
 @pytest.mark.parametrize("transition_name, steps", [
@@ -75,7 +75,7 @@ def test_missing_models_folder_fails_configure_with_the_path_and_a_fixed_one_suc
     node = node_factory("lc_models", **{"inference.models_dir": str(missing)})
     assert not node.configure()
     assert node.state() == "unconfigured"
-    errors = wait_until(lambda: [t for t in node.logs(LOG_LEVELS["ERROR"]) if "configure failed" in t], 10, "error log")
+    errors = node.wait_log(lambda t: "configure failed" in t, LOG_LEVELS["ERROR"])
     assert str(missing) in errors[-1] and "does not exist" in errors[-1]
     node.node.set_parameters([Parameter("inference.models_dir", value="")])
     assert node.configure() and node.state() == "inactive"
@@ -86,14 +86,14 @@ def test_an_empty_models_folder_is_not_silently_replaced_and_the_folder_used_is_
     empty.mkdir()
     node = node_factory("lc_empty_models", **{"inference.models_dir": str(empty)})
     assert not node.configure()
-    assert any(str(empty) in t and "manifest.json" in t for t in node.logs(LOG_LEVELS["ERROR"]))
+    node.wait_log(lambda t: str(empty) in t and "manifest.json" in t, LOG_LEVELS["ERROR"])
     copy = tmp_path / "models_copy"
     shutil.copytree(MODELS, copy)
     from rclpy.parameter import Parameter
 
     node.node.set_parameters([Parameter("inference.models_dir", value=str(copy))])
     assert node.configure()
-    assert any(f"loading models from {copy}" in t for t in node.logs())
+    node.wait_log(lambda t: f"loading models from {copy}" in t)
     status = wait_until(lambda: node.status(), 10, "a /diagnostics status")
     assert {kv.key: kv.value for kv in status.values}["models folder"] == str(copy)
 
@@ -107,7 +107,7 @@ def test_a_corrupted_model_file_fails_configure_and_a_restored_one_succeeds(node
     victim.write_bytes(original[: len(original) // 2])
     node = node_factory("lc_corrupt", **{"inference.models_dir": str(copy)})
     assert not node.configure() and node.state() == "unconfigured"
-    assert any("fer_minixception_64" in t for t in node.logs(LOG_LEVELS["ERROR"]))
+    node.wait_log(lambda t: "fer_minixception_64" in t, LOG_LEVELS["ERROR"])
     victim.write_bytes(original)
     assert node.configure() and node.state() == "inactive"
 
@@ -117,7 +117,7 @@ def test_a_bad_parameter_from_the_params_file_fails_configure_until_it_is_set_ri
 
     node = node_factory("lc_badparam", **{"inference.backend": "foo"})
     assert not node.configure() and node.state() == "unconfigured"
-    assert any("inference.backend" in t and "use one of" in t for t in node.logs(LOG_LEVELS["ERROR"]))
+    node.wait_log(lambda t: "inference.backend" in t and "use one of" in t, LOG_LEVELS["ERROR"])
     result = node.node.set_parameters([Parameter("inference.backend", value="onnxruntime")])[0]
     assert result.successful
     assert node.configure() and node.state() == "inactive"
@@ -140,7 +140,7 @@ def test_set_parameters_refuses_values_outside_choices_and_ranges(node_factory, 
 
 def test_a_misspelt_parameter_is_named_with_the_closest_valid_one(node_factory):
     node = node_factory("lc_misspelt", **{"mie.enabeld": False})
-    warnings = wait_until(lambda: [t for t in node.logs(LOG_LEVELS["WARN"]) if "mie.enabeld" in t], 10, "warning")
+    warnings = node.wait_log(lambda t: "mie.enabeld" in t, LOG_LEVELS["WARN"])
     assert "did you mean 'mie.enabled'?" in warnings[0]
 
 
@@ -153,7 +153,6 @@ def test_numpy_2_in_a_distribution_ros_python_fails_configure_with_what_to_do(no
     monkeypatch.setattr(system_check, "current_numpy_problem", lambda: found)
     node = node_factory("lc_numpy")
     assert not node.configure() and node.state() == "unconfigured"
-    errors = node.logs(LOG_LEVELS["ERROR"])
-    assert any("numpy 2.2.1" in t and "pip uninstall numpy" in t for t in errors)
+    node.wait_log(lambda t: "numpy 2.2.1" in t and "pip uninstall numpy" in t, LOG_LEVELS["ERROR"])
     monkeypatch.undo()
     assert node.configure()

@@ -97,11 +97,10 @@ def test_descriptor_constraints_text():
 
 
 def test_misspelt_parameters_are_named_with_the_closest_valid_one():
-    specs = params.parameter_specs()
-    warnings = params.unknown_parameters(["mie.enabeld", "inference.backend", "use_sim_time", "zzz_unrelated"], specs)
-    assert len(warnings) == 2
-    assert "'mie.enabeld'" in warnings[0] and "did you mean 'mie.enabled'?" in warnings[0]
-    assert "'zzz_unrelated'" in warnings[1] and "config/pipeline.yaml" in warnings[1]
+    unknown = params.unknown_parameters(["mie.enabeld", "inference.backend", "use_sim_time", "zzz_unrelated",
+                                         "qos_overrides./image.subscription.depth"])
+    assert [(u.name, u.suggestion) for u in unknown] == [("mie.enabeld", "mie.enabled"), ("zzz_unrelated", None)]
+    assert "did you mean 'mie.enabled'?" in unknown[0].message("params.yaml")
 
 
 def test_choices_and_ranges_are_checked_one_parameter_at_a_time():

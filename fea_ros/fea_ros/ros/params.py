@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, Union
 
@@ -203,19 +204,46 @@ def validate(values: dict[str, Any], specs: list[ParameterSpec]) -> None:
 
 #: parameters every rclpy node has, which a params file may set
 ROS_PARAMETERS = ("use_sim_time", "start_type_description_service")
+ROS_PARAMETER_PREFIXES = ("qos_overrides.",)  # rclpy's QoS override parameters, declared on demand
 
 
-def unknown_parameters(names: list[str], specs: list[ParameterSpec]) -> list[str]:
-    """One warning per name that is no parameter of the node, with the closest valid name."""
-    known = [spec.name for spec in specs] + list(ROS_PARAMETERS)
-    warnings = []
-    for name in names:
-        if name in known or name.startswith("qos_overrides."):
-            continue
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = f"did you mean '{close[0]}'?" if close else "see config/pipeline.yaml for the parameters"
-        warnings.append(f"parameter '{name}' is not a parameter of pipeline_node and is ignored; {hint}")
-    return warnings
+def known_parameter_names(specs: Iterable[ParameterSpec] | None = None) -> set[str]:
+    """pipeline_node's declared parameters (the node's own and every pipeline setting) plus ROS's own."""
+    return {spec.name for spec in (parameter_specs() if specs is None else specs)} | set(ROS_PARAMETERS)
+
+
+@dataclass(frozen=True)
+class UnknownParameter:
+    name: str
+    suggestion: str | None  # the closest declared name, if any is close
+
+    def message(self, source: str) -> str:
+        hint = (f"did you mean '{self.suggestion}'?" if self.suggestion
+                else "`ros2 param list /<node>` shows the declared names")
+        return f"{source}: '{self.name}' is not a parameter of {NODE_NAME}, so it has no effect; {hint}"
+
+
+def closest_name(name: str, known: Iterable[str]) -> str | None:
+    """The declared name a misspelt or misplaced one most likely means (difflib similarity >= 0.6)."""
+    names = sorted(known)
+    match = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if match:
+        return match[0]
+    leaf = name.rsplit(".", 1)[-1]  # right key under the wrong group, e.g. tracking.max_faces
+    by_leaf: dict[str, str] = {}
+    for full in names:
+        by_leaf.setdefault(full.rsplit(".", 1)[-1], full)
+    match = difflib.get_close_matches(leaf, sorted(by_leaf), n=1, cutoff=0.8)
+    return by_leaf[match[0]] if match else None
+
+
+def unknown_parameters(values: Mapping[str, Any], known: Iterable[str] | None = None) -> list[UnknownParameter]:
+    """Keys the node will not declare: each with its closest declared name."""
+    declared = known_parameter_names() if known is None else set(known)
+    unknown = [name for name in values
+               if name not in declared and not name.startswith(ROS_PARAMETER_PREFIXES)]
+    return [UnknownParameter(name, closest_name(name, declared)) for name in unknown]
+
 
 
 def nest(values: dict[str, Any]) -> dict[str, Any]:

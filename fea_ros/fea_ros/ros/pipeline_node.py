@@ -80,9 +80,9 @@ class PipelineNode(Node):
                 self.declare_parameter(spec.name, spec.default, _descriptor(spec), ignore_override=True)
                 self._parameter_problems[spec.name] = f"'{spec.name}': {error}"  # until set right
         # rclpy keeps the overrides of the command line and params files here (Humble and Jazzy alike)
-        overrides = list(getattr(self, "_parameter_overrides", {}))
-        for warning in params.unknown_parameters(overrides, list(self._specs.values())):
-            self.get_logger().warning(warning)
+        overrides = getattr(self, "_parameter_overrides", {})
+        for unknown in params.unknown_parameters(overrides, params.known_parameter_names(self._specs.values())):
+            self.get_logger().warning(unknown.message("parameter override"))
         self._msg_types = messages.rclpy_message_types(fea_ros_msgs.msg, std_msgs.msg, builtin_interfaces.msg,
                                                        sensor_msgs.msg)
         self._log_handler = log_bridge.attach(self.get_logger())
