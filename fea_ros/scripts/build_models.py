@@ -26,7 +26,7 @@ from tqdm import tqdm  # noqa: E402
 
 from model_build import artefacts as art  # noqa: E402
 from model_build.onnx_tools import canonical_bytes, io_signature, op_types  # noqa: E402
-from model_build.specs import SPECS, ModelSpec, spec_by_name  # noqa: E402
+from model_build.specs import DATA_SPECS, SPECS, DataSpec, ModelSpec, spec_by_name  # noqa: E402
 
 DEFAULT_OUT = SCRIPTS_DIR.parent / "models"
 MANIFEST = "manifest.json"
@@ -57,28 +57,49 @@ def build_one(spec: ModelSpec, out_dir: Path, cache: Path) -> dict:
     }
 
 
+def build_data(spec: DataSpec, out_dir: Path, cache: Path) -> dict:
+    """Write one data file into out_dir and return its manifest "data" entry."""
+    data = spec.build(lambda member: art.read_member(spec.artefact, member, cache))
+    (out_dir / spec.file).write_bytes(data)
+    return {"name": spec.name, "file": spec.file, "sha256": hashlib.sha256(data).hexdigest(),
+            "source": spec.artefact.as_source(spec.member), "licence": spec.licence,
+            "description": spec.description}
+
+
+def _ordered(entries: dict[str, dict], order: list[str]) -> list[dict]:
+    return sorted(entries.values(), key=lambda m: (order.index(m["name"]) if m["name"] in order else len(order),
+                                                   m["name"]))
+
+
 def write_manifest(out_dir: Path, entries: dict[str, dict]) -> None:
-    """Merge the new entries into out_dir/manifest.json (models kept in the order of SPECS)."""
+    """Merge the new entries into out_dir/manifest.json (models in the order of SPECS, data of DATA_SPECS)."""
     path = out_dir / MANIFEST
     existing: dict[str, dict] = {}
+    existing_data: dict[str, dict] = {}
     if path.is_file():
-        existing = {m["name"]: m for m in json.loads(path.read_text(encoding="utf-8"))["models"]}
-    existing.update(entries)
-    order = [s.name for s in SPECS]
-    models = sorted(existing.values(), key=lambda m: (order.index(m["name"]) if m["name"] in order else len(order),
-                                                      m["name"]))
-    text = json.dumps({"format": 1, "models": models}, indent=2, ensure_ascii=True) + "\n"
+        old = json.loads(path.read_text(encoding="utf-8"))
+        existing = {m["name"]: m for m in old["models"]}
+        existing_data = {d["name"]: d for d in old.get("data", [])}
+    data_names = {s.name for s in DATA_SPECS}
+    existing.update({k: v for k, v in entries.items() if k not in data_names})
+    existing_data.update({k: v for k, v in entries.items() if k in data_names})
+    document: dict = {"format": 1, "models": _ordered(existing, [s.name for s in SPECS])}
+    if existing_data:
+        document["data"] = _ordered(existing_data, [s.name for s in DATA_SPECS])
+    text = json.dumps(document, indent=2, ensure_ascii=True) + "\n"
     path.write_text(text, encoding="utf-8")
 
 
 def build(names: list[str], out_dir: Path, cache: Path, progress: bool = True) -> dict[str, dict]:
     out_dir.mkdir(parents=True, exist_ok=True)
     specs = spec_by_name()
+    data_specs = {s.name: s for s in DATA_SPECS}
     entries: dict[str, dict] = {}
     bar = tqdm(names, desc="models", unit="model", disable=not progress)
     for name in bar:
         bar.set_postfix_str(name)
-        entries[name] = build_one(specs[name], out_dir, cache)
+        entries[name] = build_data(data_specs[name], out_dir, cache) if name in data_specs \
+            else build_one(specs[name], out_dir, cache)
     write_manifest(out_dir, entries)
     return entries
 
@@ -98,7 +119,7 @@ def operators_table(models_dir: Path) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="", help="comma-separated model names (default: all): "
-                        + ", ".join(s.name for s in SPECS))
+                        + ", ".join(s.name for s in [*SPECS, *DATA_SPECS]))
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     parser.add_argument("--cache", type=Path, default=None,
                         help=f"download cache (default ${art.CACHE_ENV} or {art.DEFAULT_CACHE})")
@@ -112,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_ops:
         print(operators_table(args.out))
         return 0
-    known = [s.name for s in SPECS]
+    known = [s.name for s in [*SPECS, *DATA_SPECS]]
     names = [n.strip() for n in args.only.split(",") if n.strip()] or known
     unknown = [n for n in names if n not in known]
     if unknown:

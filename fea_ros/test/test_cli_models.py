@@ -65,3 +65,20 @@ def test_verify_with_a_corrupt_manifest_is_a_clear_error(tmp_path) -> None:
     (copy / "manifest.json").write_text('{"files": []}')
     with pytest.raises(ModelError, match="cannot be read as a model manifest"):
         args.func(args)
+
+
+def test_verify_checks_the_face_geometry_data_file(tmp_path, capsys) -> None:
+    import json
+
+    from fea_ros.cli import main as cli_main
+
+    for name in ("manifest.json", "face_geometry.json"):
+        shutil.copy(MODELS_DIR / name, tmp_path / name)
+    for model in json.loads((MODELS_DIR / "manifest.json").read_text())["models"]:
+        (tmp_path / model["file"]).symlink_to(MODELS_DIR / model["file"])
+    assert cli_main(["models", "--models-dir", str(tmp_path), "verify"]) == 0
+    assert "ok   face_geometry" in capsys.readouterr().out
+    (tmp_path / "face_geometry.json").write_text("{}")
+    assert cli_main(["models", "--models-dir", str(tmp_path), "verify"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL face_geometry" in out and "build_models.py --only face_geometry" in out

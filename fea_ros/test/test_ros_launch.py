@@ -210,7 +210,8 @@ def test_live_camera_keeps_the_documented_defaults():
     default = camera_input("", None)
     assert default.compressed is None  # the params file's input_transport decides
     assert dict(default.remappings) == {"image": "/camera/image_raw",
-                                        "image/compressed": "/camera/image_raw/compressed"}
+                                        "image/compressed": "/camera/image_raw/compressed",
+                                        "camera_info": "/camera/camera_info"}
     compressed = camera_input("/cam/color", True)
     assert compressed.topic == "/cam/color/compressed" and dict(compressed.remappings)["image/compressed"] == \
         "/cam/color/compressed"
@@ -221,7 +222,8 @@ def test_live_camera_keeps_the_documented_defaults():
 def test_the_sample_bags_select_their_compressed_camera_topic(bag):
     chosen = camera_input("", None, str(bag))
     assert chosen.topic == SAMPLE_TOPIC and chosen.compressed is True
-    assert dict(chosen.remappings) == {"image/compressed": SAMPLE_TOPIC, "image": "/camera/image_raw"}
+    assert dict(chosen.remappings) == {"image/compressed": SAMPLE_TOPIC, "image": "/camera/image_raw",
+                                       "camera_info": "/camera/camera_info"}
     assert SAMPLE_TOPIC in chosen.notes[0] and "input_transport compressed" in chosen.notes[0]
     # the documented camera_topic of the raw stream finds its /compressed recording
     assert camera_input("/camera/image_raw", None, str(bag)).topic == SAMPLE_TOPIC

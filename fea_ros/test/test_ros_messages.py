@@ -21,6 +21,8 @@ FACE_HOMES = {
     "expression_confidence": "expression_confidence", "expression_scores": "expression_scores",
     "raw_scores": "expression_raw_scores", "valence": "valence", "arousal": "arousal",
     "action_units": "action_units/action_unit_intensities/blendshapes",
+    "attention": "has_attention/intrinsics/head_pose/head_yaw/head_pitch/head_roll/gaze_origin/gaze/"
+                 "gaze_from_eyes/gaze_angle/looking/attention_score/engagement/looking_time",
 }
 LANDMARK_HOMES = {"points": "landmarks + landmark_depths", "presence": "landmark_presence", "ibug68": "ibug68"}
 UNIT_HOMES = {"blendshapes": "blendshapes", "au_numbers": "action_units", "intensities": "action_unit_intensities"}
@@ -166,7 +168,9 @@ def test_the_same_builder_fills_rclpy_style_classes_with_array_arrays():
         fea_module, SimpleNamespace(Header=store.types["std_msgs/msg/Header"]),
         SimpleNamespace(Time=store.types["builtin_interfaces/msg/Time"],
                         Duration=store.types["builtin_interfaces/msg/Duration"]),
-        SimpleNamespace(RegionOfInterest=store.types["sensor_msgs/msg/RegionOfInterest"]))
+        SimpleNamespace(RegionOfInterest=store.types["sensor_msgs/msg/RegionOfInterest"]),
+        SimpleNamespace(**{name: store.types[f"geometry_msgs/msg/{name}"]
+                           for name in ("Pose", "Point", "Quaternion", "Vector3")}))
     result = make_result(np.random.default_rng(6), faces=1)
     msg = messages.face_array_message(result, types)
     face = msg.faces[0]
@@ -205,3 +209,65 @@ def test_messages_from_the_real_pipeline_on_the_astronaut():
         if face.landmarks is not None:
             np.testing.assert_array_equal(np.asarray(msg_face.landmarks).reshape(-1, 2),
                                           face.landmarks.points[:, :2].astype(np.float32))
+
+
+def real_attention(stamps_s=(0.0, 0.5, 1.5)):
+    """A FaceAttention from MediaPipe's own landmarks of the astronaut (fixture), after a few looks."""
+    import json
+    from pathlib import Path
+
+    from fea_ros.core.attention import AttentionEstimator
+    from fea_ros.core.camera import CameraIntrinsics
+    from fea_ros.core.config import AttentionConfig
+    from fea_ros.core.head_pose import FaceGeometry
+    from fea_ros.inference.models import Manifest
+
+    reference = json.loads((Path(__file__).parent / "fixtures" / "mediapipe_head_pose.json").read_text())
+    entry = reference["images"][0]
+    points = np.asarray(entry["faces"][0]["landmarks"]) * (entry["width"], entry["height"], entry["width"])
+    estimator = AttentionEstimator(FaceGeometry.from_manifest(Manifest()), AttentionConfig(release_angle_deg=80,
+                                                                                           looking_angle_deg=80))
+    camera = CameraIntrinsics.from_fov(entry["width"], entry["height"])
+    for stamp in stamps_s:
+        attention = estimator.update("f1", int(stamp * 1e9), points, camera)
+    return attention
+
+
+def test_attention_constants_match_rep155_and_the_core(store):
+    from fea_ros.core.attention import ENGAGEMENT_STATES
+
+    face_type = store.types[FACE_EXPRESSION]
+    assert [getattr(face_type, f"ENGAGEMENT_{s.upper()}") for s in ENGAGEMENT_STATES] == [0, 1, 2, 3, 4]
+    assert (face_type.INTRINSICS_NONE, face_type.INTRINSICS_CAMERA_INFO, face_type.INTRINSICS_FOV) == (
+        messages.INTRINSICS_NONE, messages.INTRINSICS_BY_SOURCE["camera_info"], messages.INTRINSICS_BY_SOURCE["fov"])
+
+
+def test_attention_fields_cdr_round_trip(store):
+    from fea_ros.core.head_pose import quaternion_xyzw
+
+    rng = np.random.default_rng(5)
+    result = make_result(rng)
+    attention = real_attention()
+    result.faces[0].attention = attention
+    types = messages.rosbags_message_types(store)
+    back = store.deserialize_cdr(store.serialize_cdr(messages.face_array_message(result, types),
+                                                     FACE_EXPRESSION_ARRAY), FACE_EXPRESSION_ARRAY)
+    with_attention, without = back.faces
+    assert with_attention.has_attention and not without.has_attention
+    assert without.engagement == 0 and without.intrinsics == messages.INTRINSICS_NONE
+    pose = with_attention.head_pose
+    np.testing.assert_allclose([pose.position.x, pose.position.y, pose.position.z], attention.head.translation_m)
+    quaternion = [pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w]
+    np.testing.assert_allclose(quaternion, quaternion_xyzw(attention.head.rotation))
+    # the quaternion turns the face frame's x axis (out of the face) into the head's forward direction
+    x, y, z, w = quaternion
+    forward = np.array([1 - 2 * (y * y + z * z), 2 * (x * y + w * z), 2 * (x * z - w * y)])
+    np.testing.assert_allclose(forward, attention.head.forward, atol=1e-9)
+    assert forward[2] < -0.9  # the astronaut faces the camera: her face's x axis points back along -z
+    np.testing.assert_allclose([with_attention.gaze.x, with_attention.gaze.y, with_attention.gaze.z],
+                               attention.gaze.direction)
+    assert with_attention.head_yaw == pytest.approx(attention.head.yaw_deg, abs=1e-4)
+    assert with_attention.intrinsics == messages.INTRINSICS_BY_SOURCE["fov"]
+    assert with_attention.gaze_from_eyes is False  # MediaPipe's 468 landmarks in the fixture: no irises
+    assert with_attention.looking and with_attention.engagement == 3  # looked 1.5 s: ENGAGED
+    assert with_attention.looking_time == pytest.approx(1.5)

@@ -42,7 +42,8 @@ def test_fields_in_fixed_order():
     assert record["schema"] == SCHEMA_VERSION
     face = record["faces"][0]
     assert list(face) == ["id", "track_age", "box", "detection_confidence", "expression", "expression_confidence",
-                          "scores", "raw_scores", "valence", "arousal", "action_units"]
+                          "scores", "raw_scores", "valence", "arousal", "action_units", "attention"]
+    assert face["attention"] is None  # no attention estimate on this face
     assert list(face["scores"]) == list(EXPRESSION_LABELS)
     assert list(record["events"][0]) == ["face_id", "type", "onset_ns", "apex_ns", "offset_ns", "duration_s",
                                          "regions", "action_units", "intensity", "confidence", "emitted_ns"]
@@ -96,3 +97,22 @@ def test_empty_frame():
     result = FrameResult(stamp_ns=0, frame_id="", width=1, height=1, faces=[], events=[], timings_ms={})
     assert frame_result_to_dict(result) == {"schema": SCHEMA_VERSION, "stamp_ns": 0, "frame_id": "", "index": 0,
                                             "width": 1, "height": 1, "faces": [], "events": [], "timings_ms": {}}
+
+
+def test_attention_record_is_rounded_json_in_the_optical_frame():
+    from test_ros_messages import real_attention
+
+    result = make_result()
+    attention = real_attention()
+    result.faces[0].attention = attention
+    record = json.loads(frame_result_to_json(result))
+    entry = record["faces"][0]["attention"]
+    assert list(entry) == ["head", "gaze", "looking", "attention_score", "engagement", "looking_time_s"]
+    assert list(entry["head"]) == ["position_m", "orientation_xyzw", "yaw_deg", "pitch_deg", "roll_deg",
+                                   "intrinsics"]
+    assert entry["head"]["position_m"] == [round(float(v), 4) for v in attention.head.translation_m]
+    assert entry["head"]["position_m"][2] > 0.3  # in front of the camera (z forward), metres
+    assert abs(sum(q * q for q in entry["head"]["orientation_xyzw"]) - 1) < 1e-4
+    assert entry["head"]["intrinsics"] == "fov" and entry["gaze"]["source"] == "head"
+    assert abs(sum(v * v for v in entry["gaze"]["direction"]) - 1) < 1e-4
+    assert (entry["looking"], entry["engagement"], entry["looking_time_s"]) == (True, "engaged", 1.5)

@@ -122,3 +122,29 @@ def test_bars_move_left_of_a_box_at_the_right_edge(astronaut_bgr):
     drawn = annotate(astronaut_bgr, result)
     changed = np.any(drawn != astronaut_bgr, axis=2)
     assert changed[100:160, 300:396].sum() > 200  # the bar panel sits left of the box
+
+
+def test_attention_is_drawn_and_tracked_under_the_expression_panel(tmp_path, astronaut_bgr):
+    """A real attention estimate (astronaut, MediaPipe's landmarks from the fixture): axes, gaze and a track."""
+    from test_ros_messages import real_attention
+
+    plain = face("a", (179, 82, 271, 175), 0.9)
+    looked = face("a", (179, 82, 271, 175), 0.9)
+    looked.attention = real_attention()
+    without = annotate(astronaut_bgr, frame_result(0, [plain]))
+    drawn = annotate(astronaut_bgr, frame_result(0, [looked]))
+    eyes = (slice(100, 150), slice(190, 270))  # the head axes start between the eyes
+    assert np.count_nonzero(drawn[eyes] != without[eyes]) > 50
+    below = (slice(176, 215), slice(175, 400))  # "looking ... engaged" under the box
+    assert np.count_nonzero(drawn[below] != without[below]) > 50
+
+    timeline, bare = Timeline(), Timeline()
+    for i in range(30):
+        timeline.add(frame_result(int(i * 1e9 / 30), [looked]))
+        bare.add(frame_result(int(i * 1e9 / 30), [plain]))
+    with_track = cv2.imread(str(plot_timeline(timeline, tmp_path / "attention.png")))
+    without_track = cv2.imread(str(plot_timeline(bare, tmp_path / "bare.png")))
+    assert with_track.shape[0] > without_track.shape[0]  # the attention track adds a row
+    b, g, r = (with_track[..., c].astype(int) for c in range(3))
+    greenish = np.count_nonzero((g > r + 20) & (g > b + 20))  # "looking" shading
+    assert greenish > 5000

@@ -170,6 +170,22 @@ class BagImageReader:
                       if name not in typestore.fielddefs}
             typestore.register(needed)
 
+    def camera_infos(self, topic: str) -> Iterator[Any]:
+        """The deserialised sensor_msgs/CameraInfo messages of ``topic`` (none if the bag lacks it)."""
+        connections = [c for c in self.reader.connections
+                       if c.topic == topic and c.msgtype == "sensor_msgs/msg/CameraInfo"]
+        if not connections:
+            return
+        typestore = self.reader.typestore
+        if "sensor_msgs/msg/CameraInfo" not in typestore.fielddefs:
+            humble = get_typestore(Stores.ROS2_HUMBLE)
+            typestore.register({n: humble.fielddefs[n] for n in humble.fielddefs if n not in typestore.fielddefs})
+        for connection, _, rawdata in self.reader.messages(connections=connections):
+            try:
+                yield self.reader.deserialize(rawdata, connection.msgtype)
+            except Exception:  # a damaged CameraInfo record: the images still replay (fov fallback)
+                continue
+
     def __iter__(self) -> Iterator[BagMessage]:
         reader = self.reader
         stream = reader.messages(connections=self._connections, start=self.start_ns, stop=self.end_ns)

@@ -20,6 +20,7 @@ from fea_ros.bag.reader import BagImageReader, BagMessage
 from fea_ros.core.errors import InputError
 from fea_ros.core.image_msg import ImageMessageError, message_to_bgr
 from fea_ros.core.types import Frame, FrameResult
+from fea_ros.ros.camera_info import CameraInfoMatcher, camera_info_topic
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +122,21 @@ def _record(stats: ReplayStats, result: FrameResult, convert_ms: float) -> None:
     stats.events += len(result.events)
 
 
+def load_camera_info(reader: BagImageReader) -> CameraInfoMatcher:
+    """Every CameraInfo on the image topic's sibling camera_info topic (empty matcher if there is none)."""
+    matcher = CameraInfoMatcher(keep=1 << 30)  # a bag is finite: keep them all
+    for message in reader.camera_infos(camera_info_topic(reader.topic)):
+        matcher.add(message)
+    return matcher
+
+
 def replay(reader: BagImageReader, pipeline: FrameProcessor, sinks: Sequence[ReplaySink] = (),
-           progress: bool = True) -> ReplayStats:
-    """Run ``pipeline`` over every image message of an open ``reader`` and hand results to ``sinks``."""
+           progress: bool = True, camera_info: CameraInfoMatcher | None = None) -> ReplayStats:
+    """Run ``pipeline`` over every image message of an open ``reader`` and hand results to ``sinks``.
+
+    ``camera_info``: intrinsics matched to each image by stamp (load_camera_info reads the bag's); None or
+    empty = the pipeline assumes camera.fov_deg.
+    """
     stats = ReplayStats(bag=str(reader.path), topic=reader.topic, msgtype=reader.msgtype)
     logged: Counter[str] = Counter()
     ranged = reader.start_ns is not None or reader.end_ns is not None
@@ -152,8 +165,9 @@ def replay(reader: BagImageReader, pipeline: FrameProcessor, sinks: Sequence[Rep
                 pipeline.reset()
             previous_stamp = stamp
             try:
+                camera = camera_info.match(stamp) if camera_info is not None else None
                 result = pipeline.process(Frame(image=image, stamp_ns=stamp, frame_id=message.frame_id,
-                                                index=message.index))
+                                                index=message.index, camera=camera))
             except InputError as exc:  # the pipeline refuses an image it cannot use (e.g. too small)
                 _skip(stats, logged, message, PIPELINE_REFUSED, str(exc))
                 continue

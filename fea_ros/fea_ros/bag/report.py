@@ -33,6 +33,7 @@ class FaceStats:
     last_stamp_ns: int = 0
     labels: Counter = field(default_factory=Counter)
     events: Counter = field(default_factory=Counter)  # MICRO / MACRO
+    looking_s: float | None = None  # time spent looking at the camera (None: attention off / no mesh)
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -87,6 +88,8 @@ class ReplayReport:
             stats.frames += 1
             stats.last_stamp_ns = result.stamp_ns
             stats.labels[face.expression] += 1
+            if face.attention is not None:  # a track's running total: the last value is the total
+                stats.looking_s = face.attention.looking_time_s
         for event in result.events:
             self.faces.setdefault(event.face_id, FaceStats()).events[event.type] += 1
 
@@ -115,7 +118,9 @@ class ReplayReport:
             dominant = face.labels.most_common(1)[0][0] if face.labels else ""
             faces.append({"id": face_id, "frames": face.frames, "first_stamp_ns": face.first_stamp_ns,
                           "last_stamp_ns": face.last_stamp_ns, "dominant_expression": dominant,
-                          "events": dict(face.events), "timeline_png": plots.get(face_id, "")})
+                          "events": dict(face.events),
+                          "looking_at_camera_s": None if face.looking_s is None else round(face.looking_s, 3),
+                          "timeline_png": plots.get(face_id, "")})
         events = Counter(e.type for e in self.timeline.events)
         return {
             "bag": stats.bag, "topic": stats.topic, "msgtype": stats.msgtype,
@@ -157,12 +162,14 @@ def summary_markdown(summary: dict[str, Any]) -> str:
               f"- wall time {summary['throughput']['wall_s']} s, {summary['throughput']['fps']} frames/s, "
               f"{summary['throughput']['realtime_factor']} x real time", ""]
     if summary["faces"]:
-        lines += ["## Faces", "", "| face | frames | dominant expression | events | timeline |",
-                  "| --- | --- | --- | --- | --- |"]
+        lines += ["## Faces", "", "| face | frames | dominant expression | events | looking at the robot (s) | "
+                  "timeline |", "| --- | --- | --- | --- | --- | --- |"]
         for face in summary["faces"]:
             events = ", ".join(f"{n} {kind}" for kind, n in sorted(face["events"].items())) or "0"
             png = f"![face {face['id']}]({face['timeline_png']})" if face["timeline_png"] else ""
-            lines.append(f"| {face['id']} | {face['frames']} | {face['dominant_expression']} | {events} | {png} |")
+            looking = "-" if face.get("looking_at_camera_s") is None else f"{face['looking_at_camera_s']:.2f}"
+            lines.append(f"| {face['id']} | {face['frames']} | {face['dominant_expression']} | {events} | "
+                         f"{looking} | {png} |")
         lines.append("")
     if summary["latency_ms"]:
         lines += ["## Latency per stage (ms)", "", "| stage | p50 | p95 | mean | frames |",

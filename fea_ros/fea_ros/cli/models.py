@@ -43,6 +43,13 @@ def verify_command(args: argparse.Namespace) -> int:
             print(f"ok   {name} ({manifest.entry(name).sha256[:16]}...)")
     print(f"{len(manifest.entries) - len(problems)}/{len(manifest.entries)} models match {manifest.directory}"
           "/manifest.json")
+    for name in manifest.data:  # data files (face_geometry.json): sha256 too
+        try:
+            manifest.data_path(name)
+            print(f"ok   {name} ({manifest.data[name]['sha256'][:16]}...)")
+        except ModelError as exc:
+            problems.append(str(exc))
+            print(f"FAIL {exc}")
     return 1 if problems else 0
 
 

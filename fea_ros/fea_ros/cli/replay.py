@@ -62,7 +62,8 @@ def _nothing_processed(stats: ReplayStats, reader: BagImageReader) -> str:
 def replay_command(args: argparse.Namespace) -> int:
     from fea_ros.bag.errors import NothingToReplayError
     from fea_ros.bag.reader import BagImageReader
-    from fea_ros.bag.replay import replay
+    from fea_ros.bag.replay import load_camera_info, replay
+    from fea_ros.ros.camera_info import camera_info_topic
     from fea_ros.bag.report import SUMMARY_MD, ReplayReport
     from fea_ros.bag.writer import ResultBagWriter
     from fea_ros.core.pipeline import Pipeline
@@ -89,7 +90,14 @@ def replay_command(args: argparse.Namespace) -> int:
         if report is not None:
             sinks.append(report)
         pipeline = Pipeline(config)
-        stats = replay(reader, pipeline, sinks, progress=not args.no_progress)
+        camera_info = load_camera_info(reader)
+        if len(camera_info):
+            log.info("head pose uses the %d CameraInfo message(s) on %s", len(camera_info),
+                     camera_info_topic(reader.topic))
+        else:
+            log.info("no CameraInfo on %s: head pose assumes camera.fov_deg = %g", camera_info_topic(reader.topic),
+                     config.camera.fov_deg)
+        stats = replay(reader, pipeline, sinks, progress=not args.no_progress, camera_info=camera_info)
         if writer is not None:
             writer.close()
         outputs = {"bag": str(args.out)} if args.out is not None else {}

@@ -52,6 +52,7 @@ class FaceSummary:
     valence_sum: float = 0.0
     arousal_sum: float = 0.0
     events: int = 0
+    looking_s: float | None = None  # time looking at the camera (the track's running total)
 
 
 @dataclass
@@ -68,11 +69,13 @@ class RunSummary:
             entry.labels[face.expression] += 1
             entry.valence_sum += face.valence
             entry.arousal_sum += face.arousal
+            if face.attention is not None:
+                entry.looking_s = face.attention.looking_time_s
         for event in result.events:
             self.faces[event.face_id].events += 1
 
     def table(self) -> str:
-        header = ("face", "frames", "dominant", "share", "valence", "arousal", "events")
+        header = ("face", "frames", "dominant", "share", "valence", "arousal", "events", "looking s")
         rows = []
         for face_id in sorted(self.faces, key=lambda k: (-self.faces[k].frames, k)):
             entry = self.faces[face_id]
@@ -81,14 +84,15 @@ class RunSummary:
             label, count = entry.labels.most_common(1)[0]
             rows.append((face_id, str(entry.frames), label, f"{100 * count / entry.frames:.0f}%",
                          f"{entry.valence_sum / entry.frames:+.2f}", f"{entry.arousal_sum / entry.frames:+.2f}",
-                         str(entry.events)))
+                         str(entry.events), "-" if entry.looking_s is None else f"{entry.looking_s:.2f}"))
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
         lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
         lines.append("  ".join("-" * w for w in widths))
         lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
         lines.append(f"{self.frames} frames processed, {len(rows)} face ids"
                      + (f", {self.skipped} frames skipped" if self.skipped else "")
-                     + " (valence/arousal are derived from the expression probabilities)")
+                     + " (valence/arousal are derived from the expression probabilities; looking s: time "
+                     "spent looking at the camera)")
         return "\n".join(lines)
 
 

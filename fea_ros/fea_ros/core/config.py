@@ -78,6 +78,27 @@ class MieConfig:
 
 
 @dataclass
+class CameraConfig:
+    #: vertical field of view (degrees) assumed when no sensor_msgs/CameraInfo arrives (MediaPipe assumes 63)
+    fov_deg: float = 63.0
+
+
+@dataclass
+class AttentionConfig:
+    """Head pose, gaze, looking-at-camera and engagement (docs/attention.md)."""
+
+    enabled: bool = True
+    looking_angle_deg: float = 15.0  # gaze within this of the face-to-camera ray starts "looking" ...
+    release_angle_deg: float = 20.0  # ... and it goes on until the angle exceeds this
+    look_on_s: float = 0.2  # a look must hold this long to count ...
+    look_off_s: float = 0.4  # ... and a look-away this long to end it
+    max_distance_m: float = 3.0  # faces farther than this are never "looking" (beyond social distance)
+    engage_s: float = 1.0  # ENGAGING -> ENGAGED after looking this long
+    disengage_s: float = 2.0  # DISENGAGING -> DISENGAGED after not looking this long
+    eye_closed_ratio: float = 0.12  # an eye whose lid gap is below this fraction of its width is closed
+
+
+@dataclass
 class InferenceConfig:
     backend: str = "onnxruntime"  # "onnxruntime" | "tensorrt" | "auto"
     precision: str = "fp16"  # TensorRT only: "fp32" | "fp16" | "int8"
@@ -99,6 +120,8 @@ class PipelineConfig:
     blendshapes: bool = True  # needs landmarks.model == "v2"
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     mie: MieConfig = field(default_factory=MieConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    attention: AttentionConfig = field(default_factory=AttentionConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
 
     @classmethod

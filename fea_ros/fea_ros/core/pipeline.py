@@ -1,6 +1,7 @@
 """The framework-free pipeline: one frame in, every face's result out (DESIGN.md "Data flow").
 
-Stages: 1 detect, 2 track, 3 landmarks, 4 expression, 5 blendshapes, 6 temporal, 7 MiE. The pipeline owns
+Stages: 1 detect, 2 track, 3 landmarks, 4 expression, 5 blendshapes, 6 temporal, 7 MiE, 8 attention (head
+pose, gaze, engagement: core/attention.py). The pipeline owns
 all per-face state (tracker, smoothers, crops predicted from landmarks); a stamp that goes backwards (a bag
 that loops) resets it.
 
@@ -21,11 +22,14 @@ import cv2
 import numpy as np
 
 from fea_ros.core.action_units import BlendshapeEstimator
+from fea_ros.core.attention import AttentionEstimator
+from fea_ros.core.camera import CameraIntrinsics
 from fea_ros.core.config import PipelineConfig
 from fea_ros.core.detection import FaceDetector, detector_spec, fallback_spec
 from fea_ros.core.errors import ConfigError, InputError
 from fea_ros.core.expression import NETS, ExpressionClassifier, enabled_nets, flip_networks
 from fea_ros.core.expression_fusion import fusion_file, load_fusion
+from fea_ros.core.head_pose import FaceGeometry
 from fea_ros.core.landmarks import (FaceMesh, Roi, box_from_mesh, keypoints_from_mesh, mesh_model,
                                     roi_from_detection, roi_from_landmarks)
 from fea_ros.core.temporal import ExpressionSmoother
@@ -38,7 +42,8 @@ from fea_ros.mie.spotter import MieSpotter
 
 log = logging.getLogger(__name__)
 
-STAGES: tuple[str, ...] = ("detect", "track", "landmarks", "expression", "blendshapes", "temporal", "mie")
+STAGES: tuple[str, ...] = ("detect", "track", "landmarks", "expression", "blendshapes", "temporal", "mie",
+                           "attention")
 #: an image smaller than this on either side cannot hold a face the detector can find
 MIN_IMAGE_SIDE = 16
 
@@ -104,9 +109,13 @@ class Pipeline:
         self.tracker = FaceTracker(config.tracking, max_tracks=config.detection.max_faces)
         #: stage 7: the per-track micro-expression spotter (update per face, drop when a track ends, reset)
         self.mie = MieSpotter(config.mie) if config.mie.enabled else None
+        #: stage 8: head pose, gaze, looking and engagement per track
+        self.attention = AttentionEstimator(FaceGeometry.from_manifest(manifest), config.attention) \
+            if config.attention.enabled else None
         self._faces: dict[str, _FaceState] = {}
         self._frames_since_detection = 0
         self._last_stamp_ns: int | None = None
+        self._fov_camera: tuple[tuple[int, int, float], CameraIntrinsics] | None = None
 
     @staticmethod
     def _check(config: PipelineConfig) -> None:
@@ -134,6 +143,17 @@ class Pipeline:
         self._last_stamp_ns = None
         if self.mie is not None:
             self.mie.reset()
+        if self.attention is not None:
+            self.attention.reset()
+
+    def intrinsics(self, frame: Frame, width: int, height: int) -> CameraIntrinsics:
+        """The frame's camera (CameraInfo, scaled to the image) or one with camera.fov_deg."""
+        if frame.camera is not None:
+            return frame.camera.scaled_to(width, height)
+        key = (width, height, self.config.camera.fov_deg)
+        if self._fov_camera is None or self._fov_camera[0] != key:
+            self._fov_camera = (key, CameraIntrinsics.from_fov(width, height, self.config.camera.fov_deg))
+        return self._fov_camera[1]
 
     def process(self, frame: Frame) -> FrameResult:
         image = to_bgr(frame.image, max(MIN_IMAGE_SIDE, int(np.ceil(self.config.detection.min_face_px))))
@@ -218,6 +238,14 @@ class Pipeline:
                                               face.action_units))
         timings["mie"] = (clock() - start) * 1e3
         height, width = image.shape[:2]
+        if self.attention is not None:
+            start = clock()
+            camera = self.intrinsics(frame, width, height)
+            for face in faces:
+                if face.landmarks is not None:
+                    face.attention = self.attention.update(face.face_id, frame.stamp_ns, face.landmarks.points,
+                                                           camera)
+            timings["attention"] = (clock() - start) * 1e3
         return FrameResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, width=width, height=height,
                            faces=faces, events=events, timings_ms=timings, index=frame.index)
 
@@ -288,6 +316,8 @@ class Pipeline:
             del self._faces[track_id]
             if self.mie is not None:
                 self.mie.drop(track_id)
+            if self.attention is not None:
+                self.attention.drop(track_id)
 
 
 def covered_fractions(boxes: list[np.ndarray]) -> list[float]:

@@ -13,6 +13,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from fea_ros.core.attention import FaceAttention
+from fea_ros.core.head_pose import quaternion_xyzw
 from fea_ros.core.types import (
     EXPRESSION_LABELS,
     ActionUnits,
@@ -23,6 +25,9 @@ from fea_ros.core.types import (
 )
 
 SCHEMA_VERSION = 1
+METRE_DECIMALS = 4  # 0.1 mm
+DEGREE_DECIMALS = 2
+UNIT_DECIMALS = 5  # unit vectors and quaternions
 PIXEL_DECIMALS = 2  # sub-pixel landmark positions; finer digits are noise
 SCORE_DECIMALS = 4  # probabilities, intensities, confidences
 MS_DECIMALS = 3  # stage timings in milliseconds (microsecond resolution)
@@ -59,6 +64,30 @@ def _landmarks(mesh: Landmarks) -> dict[str, Any]:
     }
 
 
+def _attention(attention: FaceAttention) -> dict[str, Any]:
+    head, gaze = attention.head, attention.gaze
+    return {
+        "head": {
+            "position_m": _round_all(head.translation_m, METRE_DECIMALS),
+            "orientation_xyzw": _round_all(quaternion_xyzw(head.rotation), UNIT_DECIMALS),
+            "yaw_deg": _round(head.yaw_deg, DEGREE_DECIMALS),
+            "pitch_deg": _round(head.pitch_deg, DEGREE_DECIMALS),
+            "roll_deg": _round(head.roll_deg, DEGREE_DECIMALS),
+            "intrinsics": head.intrinsics,
+        },
+        "gaze": {
+            "origin_m": _round_all(gaze.origin_m, METRE_DECIMALS),
+            "direction": _round_all(gaze.direction, UNIT_DECIMALS),
+            "source": gaze.source,
+            "angle_to_camera_deg": _round(attention.gaze_angle_deg, DEGREE_DECIMALS),
+        },
+        "looking": bool(attention.looking),
+        "attention_score": _round(attention.score, SCORE_DECIMALS),
+        "engagement": attention.engagement,
+        "looking_time_s": _round(attention.looking_time_s, 3),
+    }
+
+
 def face_result_to_dict(face: FaceResult, landmarks: bool = False) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": face.face_id,
@@ -72,6 +101,7 @@ def face_result_to_dict(face: FaceResult, landmarks: bool = False) -> dict[str, 
         "valence": _round(face.valence, SCORE_DECIMALS),
         "arousal": _round(face.arousal, SCORE_DECIMALS),
         "action_units": _action_units(face.action_units) if face.action_units is not None else None,
+        "attention": _attention(face.attention) if face.attention is not None else None,
     }
     if landmarks:
         entry["blendshapes"] = (_round_all(face.action_units.blendshapes, SCORE_DECIMALS)

@@ -6,8 +6,13 @@ every time is an integer number of nanoseconds (the ROS stamp convention).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from fea_ros.core.attention import FaceAttention
+    from fea_ros.core.camera import CameraIntrinsics
 
 #: The one label order used everywhere (messages, JSONL, plots).
 EXPRESSION_LABELS: tuple[str, ...] = (
@@ -23,6 +28,8 @@ class Frame:
     stamp_ns: int
     frame_id: str = ""
     index: int = 0
+    #: the camera's intrinsics (from CameraInfo); None = assume camera.fov_deg
+    camera: CameraIntrinsics | None = None
 
 
 @dataclass
@@ -108,6 +115,8 @@ class FaceResult:
     valence: float  # -1..1, derived from expression_scores (circumplex table)
     arousal: float  # -1..1, derived
     action_units: ActionUnits | None
+    #: head pose, gaze, looking and engagement (None: attention disabled or no mesh)
+    attention: FaceAttention | None = None
 
 
 @dataclass

@@ -10,6 +10,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -87,6 +88,11 @@ def annotate_face(image: np.ndarray, face: FaceResult, landmarks: bool = False) 
     title = f"{face.face_id} {face.expression} {face.expression_confidence:.2f}"
     _text(image, title, (x0, max(12, y0 - 6)), 0.5 * scale, colour)
     _probability_bars(image, face, scale)
+    if face.attention is not None:
+        from fea_ros.core.attention_draw import draw_attention
+
+        draw_attention(image, face.attention, (x0, min(image.shape[0] - 4, y1 + int(32 * scale))), scale,
+                       ray_px=float(x1 - x0))
 
 
 def annotate(image: np.ndarray, result: FrameResult, landmarks: bool = False,
@@ -154,6 +160,8 @@ class FaceSeries:
 
     stamps_ns: list[int] = field(default_factory=list)
     scores: list[np.ndarray] = field(default_factory=list)
+    attention: list[float] = field(default_factory=list)  # score 0..1, NaN where no attention estimate
+    looking: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -173,6 +181,8 @@ class Timeline:
             series = self.faces[face.face_id]
             series.stamps_ns.append(result.stamp_ns)
             series.scores.append(np.asarray(face.expression_scores, dtype=np.float64))
+            series.attention.append(face.attention.score if face.attention is not None else float("nan"))
+            series.looking.append(face.attention is not None and face.attention.looking)
         self.events.extend(result.events)
 
 
@@ -180,8 +190,22 @@ def _natural_key(face_id: str) -> list[object]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", face_id)]
 
 
+def _attention_track(axis: object, series: FaceSeries, origin: int) -> None:
+    """Under a face's expression panel: its attention score, shaded green while it looks at the camera."""
+    seconds = (np.asarray(series.stamps_ns, dtype=np.int64) - origin) / 1e9
+    scores = np.asarray(series.attention, dtype=np.float64)
+    looking = np.asarray(series.looking, dtype=bool)
+    axis.plot(seconds, scores, color="black", linewidth=1.0)  # type: ignore[attr-defined]
+    axis.fill_between(seconds, 0, 1, where=looking, color="green", alpha=0.25, step="mid",  # type: ignore
+                      label="looking at camera")
+    axis.set_ylim(-0.03, 1.03)  # type: ignore[attr-defined]
+    axis.set_ylabel("attention")  # type: ignore[attr-defined]
+    axis.grid(alpha=0.3)  # type: ignore[attr-defined]
+
+
 def plot_timeline(timeline: Timeline, path: str | Path, title: str = "") -> Path:
-    """One panel per face id: the 7 smoothed probabilities over time, MiE events shaded. Writes a PNG."""
+    """One panel per face id: the 7 smoothed probabilities over time, MiE events shaded; under it (when the
+    attention stage ran) the attention score with the time spent looking at the camera shaded. Writes a PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -192,9 +216,14 @@ def plot_timeline(timeline: Timeline, path: str | Path, title: str = "") -> Path
     origin = timeline.first_stamp_ns or 0
     end_s = ((timeline.last_stamp_ns or origin) - origin) / 1e9
     panels = max(1, len(ids))
-    figure = Figure(figsize=(10, 1.9 * panels + 0.8), dpi=100, layout="constrained")
+    with_attention = any(np.isfinite(s).any() for s in (timeline.faces[i].attention for i in ids) if s)
+    rows = 2 if with_attention else 1
+    figure = Figure(figsize=(10, (1.9 + 0.7 * (rows - 1)) * panels + 0.8), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
+    grid = figure.subplots(panels * rows, 1, sharex=True, squeeze=False,
+                           gridspec_kw={"height_ratios": [3, 1] * panels if rows == 2 else [1] * panels})[:, 0]
+    axes = grid[::rows]
+    attention_axes: list[Any] = list(grid[1::rows]) if rows == 2 else []
     colours = {label: tuple(c / 255 for c in reversed(bgr)) for label, bgr in EXPRESSION_COLOURS_BGR.items()}
     if not ids:
         axes[0].text(0.5, 0.5, "no face was tracked", ha="center", va="center", transform=axes[0].transAxes)
@@ -217,6 +246,8 @@ def plot_timeline(timeline: Timeline, path: str | Path, title: str = "") -> Path
         axis.set_xlim(0, max(end_s, 1e-3))
         axis.set_ylabel(f"face {face_id}\nprobability")
         axis.grid(alpha=0.3)
+    for axis, face_id in zip(attention_axes, ids):
+        _attention_track(axis, timeline.faces[face_id], origin)
     handles, labels = axes[0].get_legend_handles_labels()
     handles, labels = handles[:len(EXPRESSION_LABELS)], labels[:len(EXPRESSION_LABELS)]
     if timeline.events:
@@ -224,10 +255,15 @@ def plot_timeline(timeline: Timeline, path: str | Path, title: str = "") -> Path
 
         handles += [Patch(color="red", alpha=0.25), Patch(color="orange", alpha=0.25)]
         labels += ["micro-expression", "macro-expression"]
+    if with_attention:
+        from matplotlib.patches import Patch
+
+        handles.append(Patch(color="green", alpha=0.25))
+        labels.append("looking at camera")
     if handles:
         figure.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 9), fontsize="small",
                       frameon=False)
-    axes[-1].set_xlabel("time (s)")
+    grid[-1].set_xlabel("time (s)")
     if title:
         figure.suptitle(title)
     try:

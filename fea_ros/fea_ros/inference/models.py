@@ -78,6 +78,8 @@ class Manifest:
             with open(manifest_path, encoding="utf-8") as handle:
                 data = json.load(handle)
             self.entries = {m["name"]: ModelEntry(**m) for m in data["models"]}
+            #: files that are not networks (manifest "data": name -> entry with file, sha256, source, licence)
+            self.data: dict[str, dict[str, Any]] = {d["name"]: d for d in data.get("data", [])}
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ModelError(
                 f"{manifest_path} cannot be read as a model manifest ({type(exc).__name__}: {exc}); "
@@ -113,3 +115,17 @@ class Manifest:
             return (f"{name}: {path} has sha256 {actual[:16]}..., the manifest expects {entry.sha256[:16]}...; "
                     "the file is corrupt or was changed; " + REBUILD_HINT.format(name=name))
         return None
+
+    def data_path(self, name: str) -> Path:
+        """The sha256-verified path of a data file (manifest "data", e.g. face_geometry)."""
+        if name not in self.data:
+            raise ModelError(f"data file '{name}' is not in {self.directory / 'manifest.json'}; "
+                             "rebuild it with 'python fea_ros/scripts/build_models.py --only " + name + "'")
+        path = self.directory / self.data[name]["file"]
+        if not path.is_file():
+            raise ModelError(f"{path} is missing; " + REBUILD_HINT.format(name=name))
+        actual = sha256_of(path)
+        if actual != self.data[name]["sha256"]:
+            raise ModelError(f"{name}: {path} has sha256 {actual[:16]}..., the manifest expects "
+                             f"{self.data[name]['sha256'][:16]}...; " + REBUILD_HINT.format(name=name))
+        return path

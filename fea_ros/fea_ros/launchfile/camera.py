@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fea_ros.launchfile.errors import LaunchConfigError
+from fea_ros.ros.camera_info import camera_info_topic
 
 DEFAULT_CAMERA_TOPIC = "/camera/image_raw"
 COMPRESSED_SUFFIX = "/compressed"
@@ -20,12 +21,14 @@ class CameraInput:
 
 
 def remappings_for(topic: str, compressed: bool | None) -> tuple[tuple[str, str], ...]:
-    """Both node topic names, so a later change of input_transport still finds the camera."""
+    """Both node topic names, so a later change of input_transport still finds the camera, and the camera's
+    sibling camera_info (intrinsics for the head pose)."""
+    info = ("camera_info", camera_info_topic(topic))
     if compressed and topic.endswith(COMPRESSED_SUFFIX):
-        return (("image", topic[:-len(COMPRESSED_SUFFIX)]), ("image/compressed", topic))
+        return (("image", topic[:-len(COMPRESSED_SUFFIX)]), ("image/compressed", topic), info)
     if compressed:
-        return (("image/compressed", topic),)  # a CompressedImage topic without a raw sibling name
-    return (("image", topic), ("image/compressed", topic + COMPRESSED_SUFFIX))
+        return (("image/compressed", topic), info)  # a CompressedImage topic without a raw sibling name
+    return (("image", topic), ("image/compressed", topic + COMPRESSED_SUFFIX), info)
 
 
 def live_camera_input(camera_topic: str, compressed: bool | None) -> CameraInput:

@@ -38,6 +38,18 @@ MESH_RIGHT_IRIS_CENTRE, MESH_LEFT_IRIS_CENTRE = 468, 473  # FaceMesh v2 (478 poi
 IBUG_RIGHT_EYE, IBUG_LEFT_EYE = slice(36, 42), slice(42, 48)  # the person's right / left eye contours
 FACS_SLOTS = 99
 FACES_NAMESPACE = "/humans/faces"
+#: hri_msgs/EngagementLevel values (REP-155) by fea_ros engagement state (core/attention.py)
+HRI_ENGAGEMENT_LEVEL: dict[str, int] = {"unknown": 0, "disengaged": 1, "engaging": 2, "engaged": 3,
+                                        "disengaging": 4}
+
+
+def hri_engagement_level(face: FaceResult) -> int:
+    """The hri_msgs/EngagementLevel value of a face (UNKNOWN when it has no attention estimate).
+
+    REP-155 puts engagement under /humans/persons/<id>/engagement_status; a person manager that links this
+    face to a person can republish it there. The faces topic carries it per face (FaceExpression.engagement).
+    """
+    return HRI_ENGAGEMENT_LEVEL[face.attention.engagement] if face.attention is not None else 0
 
 
 def hri_expression(label: str) -> str:

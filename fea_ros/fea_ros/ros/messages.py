@@ -27,6 +27,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from fea_ros.core.attention import ENGAGEMENT_STATES, FaceAttention
+from fea_ros.core.camera import FROM_CAMERA_INFO, FROM_FOV
+from fea_ros.core.head_pose import quaternion_xyzw
 from fea_ros.core.types import EXPRESSION_LABELS, FaceResult, FrameResult, MicroExpressionEvent
 
 NANOSECONDS_PER_SECOND = 1_000_000_000
@@ -34,6 +37,9 @@ NANOSECONDS_PER_SECOND = 1_000_000_000
 #: FaceExpression.landmark_layout values, by number of mesh points (see FaceExpression.msg).
 LAYOUT_NONE, LAYOUT_IBUG_68, LAYOUT_MEDIAPIPE_478, LAYOUT_MEDIAPIPE_468 = 0, 1, 2, 3
 LAYOUT_BY_POINT_COUNT: dict[int, int] = {68: LAYOUT_IBUG_68, 478: LAYOUT_MEDIAPIPE_478, 468: LAYOUT_MEDIAPIPE_468}
+#: FaceExpression.intrinsics values by CameraIntrinsics.source; engagement values = index in ENGAGEMENT_STATES
+INTRINSICS_NONE = 0
+INTRINSICS_BY_SOURCE: dict[str, int] = {FROM_CAMERA_INFO: 1, FROM_FOV: 2}
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,10 @@ class MessageTypes:
     RegionOfInterest: Any
     float32s: Callable[[np.ndarray], Any]
     uint8s: Callable[[np.ndarray], Any]
+    Pose: Any = None  # geometry_msgs (head pose, gaze); rclpy_message_types imports them when not given
+    Point: Any = None
+    Quaternion: Any = None
+    Vector3: Any = None
 
 
 def rosbags_message_types(typestore: Any) -> MessageTypes:
@@ -64,12 +74,21 @@ def rosbags_message_types(typestore: Any) -> MessageTypes:
         RegionOfInterest=types["sensor_msgs/msg/RegionOfInterest"],
         float32s=lambda values: np.ascontiguousarray(values, dtype=np.float32).reshape(-1),
         uint8s=lambda values: np.ascontiguousarray(values, dtype=np.uint8).reshape(-1),
+        Pose=types["geometry_msgs/msg/Pose"],
+        Point=types["geometry_msgs/msg/Point"],
+        Quaternion=types["geometry_msgs/msg/Quaternion"],
+        Vector3=types["geometry_msgs/msg/Vector3"],
     )
 
 
 def rclpy_message_types(fea_ros_msgs: ModuleType, std_msgs: ModuleType, builtin_interfaces: ModuleType,
-                        sensor_msgs: ModuleType) -> MessageTypes:
+                        sensor_msgs: ModuleType, geometry_msgs: ModuleType | None = None) -> MessageTypes:
     """Classes of the ROS-generated Python message modules (``fea_ros_msgs.msg``, ``std_msgs.msg``, ...)."""
+    geometry: Any = geometry_msgs
+    if geometry is None:
+        import importlib
+
+        geometry = importlib.import_module("geometry_msgs.msg")  # a dependency of fea_ros_msgs
     return MessageTypes(
         FaceExpressionArray=fea_ros_msgs.FaceExpressionArray,
         FaceExpression=fea_ros_msgs.FaceExpression,
@@ -80,6 +99,10 @@ def rclpy_message_types(fea_ros_msgs: ModuleType, std_msgs: ModuleType, builtin_
         RegionOfInterest=sensor_msgs.RegionOfInterest,
         float32s=lambda values: array.array("f", np.ascontiguousarray(values, dtype=np.float32).tobytes()),
         uint8s=lambda values: array.array("B", np.ascontiguousarray(values, dtype=np.uint8).tobytes()),
+        Pose=geometry.Pose,
+        Point=geometry.Point,
+        Quaternion=geometry.Quaternion,
+        Vector3=geometry.Vector3,
     )
 
 
@@ -141,6 +164,33 @@ def face_fields(face: FaceResult, width: int, height: int, include_landmarks: bo
         "action_units": np.asarray(units.au_numbers if units else (), dtype=np.uint8),
         "action_unit_intensities": np.asarray(units.intensities if units else empty, dtype=np.float32),
         "blendshapes": np.asarray(units.blendshapes if units else empty, dtype=np.float32),
+        **attention_fields(face.attention),
+    }
+
+
+def attention_fields(attention: FaceAttention | None) -> dict[str, Any]:
+    """FaceExpression's attention fields as plain values (head_pose as position + xyzw, vectors as tuples)."""
+    if attention is None:
+        return {"has_attention": False, "intrinsics": INTRINSICS_NONE,
+                "head_pose": {"position": (0.0, 0.0, 0.0), "orientation": (0.0, 0.0, 0.0, 1.0)},
+                "head_yaw": 0.0, "head_pitch": 0.0, "head_roll": 0.0, "gaze_origin": (0.0, 0.0, 0.0),
+                "gaze": (0.0, 0.0, 0.0), "gaze_from_eyes": False, "gaze_angle": 0.0, "looking": False,
+                "attention_score": 0.0, "engagement": 0, "looking_time": 0.0}
+    head, gaze = attention.head, attention.gaze
+    return {
+        "has_attention": True,
+        "intrinsics": INTRINSICS_BY_SOURCE.get(head.intrinsics, INTRINSICS_NONE),
+        "head_pose": {"position": tuple(float(v) for v in head.translation_m),
+                      "orientation": quaternion_xyzw(head.rotation)},
+        "head_yaw": float(head.yaw_deg), "head_pitch": float(head.pitch_deg), "head_roll": float(head.roll_deg),
+        "gaze_origin": tuple(float(v) for v in gaze.origin_m),
+        "gaze": tuple(float(v) for v in gaze.direction),
+        "gaze_from_eyes": gaze.source == "eyes",
+        "gaze_angle": float(attention.gaze_angle_deg),
+        "looking": bool(attention.looking),
+        "attention_score": float(attention.score),
+        "engagement": ENGAGEMENT_STATES.index(attention.engagement),
+        "looking_time": float(attention.looking_time_s),
     }
 
 
@@ -155,6 +205,11 @@ def face_message(face: FaceResult, width: int, height: int, types: MessageTypes,
         fields[name] = types.float32s(fields[name])
     fields["action_units"] = types.uint8s(fields["action_units"])
     fields["roi"] = types.RegionOfInterest(**fields["roi"])
+    (px, py, pz), (qx, qy, qz, qw) = fields["head_pose"]["position"], fields["head_pose"]["orientation"]
+    fields["head_pose"] = types.Pose(position=types.Point(x=px, y=py, z=pz),
+                                     orientation=types.Quaternion(x=qx, y=qy, z=qz, w=qw))
+    fields["gaze_origin"] = types.Point(**dict(zip("xyz", fields["gaze_origin"])))
+    fields["gaze"] = types.Vector3(**dict(zip("xyz", fields["gaze"])))
     return types.FaceExpression(**fields)
 
 

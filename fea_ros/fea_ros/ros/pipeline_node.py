@@ -32,7 +32,8 @@ from rclpy.subscription import Subscription
 
 from fea_ros.core.image_msg import ImageMessageError, bgr_to_image_fields
 from fea_ros.core.types import Frame, FrameResult
-from fea_ros.ros import diagnostics, hri, input_watch, log_bridge, messages, params, system_check
+from fea_ros.ros import (camera_info, diagnostics, hri, input_watch, log_bridge, messages, params, system_check,
+                         tf_frames)
 from fea_ros.ros.debug_overlay import draw_result
 from fea_ros.ros.image_input import InputNotes, RejectLog, SequenceGaps, to_frame
 from fea_ros.ros.runner import FrameRunner
@@ -103,6 +104,9 @@ class PipelineNode(Node):
         self._debug_pub: Any = None
         self._diag_pub: Any = None
         self._hri: hri.HriPublisherManager | None = None
+        self._camera_info = camera_info.CameraInfoMatcher()  # intrinsics for the head pose, matched by stamp
+        self._camera_info_sub: Any = None
+        self._tf: Any = None  # tf2_ros broadcaster of face_<id> / gaze_<id>, None without tf2_ros
         self._rejects = RejectLog()
         self._notes = InputNotes()
         self._gaps = SequenceGaps()
@@ -184,6 +188,11 @@ class PipelineNode(Node):
             self._runner = FrameRunner(self._process, self._queue_result, self._frame_failed)
             self._runner.start()
             self._subscribe(input_watch.choose_reliability(settings.qos, []))
+            self._camera_info = camera_info.CameraInfoMatcher()
+            self._camera_info_sub = self.create_subscription(sensor_msgs.msg.CameraInfo, "camera_info",
+                                                             self._camera_info.on_message,
+                                                             _image_qos(input_watch.BEST_EFFORT))
+            self._tf = tf_frames.make_broadcaster(self) if self._pipeline.attention is not None else None
             self._activated_at = time.monotonic()
             self._last_image_at = None
             self._watch_timer = self.create_timer(1.0, self._watch_input, clock=Clock(clock_type=ClockType.STEADY_TIME))
@@ -239,10 +248,11 @@ class PipelineNode(Node):
         return hri.HriPublisherManager(self, types, id_prefix)
 
     def _stop_processing(self) -> None:
-        for name in ("_subscription", "_watch_timer"):
+        self._tf = None
+        for name in ("_subscription", "_camera_info_sub", "_watch_timer"):
             entity = getattr(self, name)
             if entity is not None:
-                (self.destroy_subscription if name == "_subscription" else self.destroy_timer)(entity)
+                (self.destroy_timer if name == "_watch_timer" else self.destroy_subscription)(entity)
                 setattr(self, name, None)
         if self._runner is not None:
             self._runner.stop()
@@ -302,6 +312,7 @@ class PipelineNode(Node):
             return
         for _, text in self._notes.check(frame):
             self.get_logger().warning(text)
+        frame.camera = self._camera_info.match(frame.stamp_ns)  # None: camera.fov_deg
         if not self._clock_checked and frame.stamp_ns:
             self._clock_checked = True
             note = input_watch.clock_note(frame.stamp_ns, self.get_clock().now().nanoseconds,
@@ -375,6 +386,8 @@ class PipelineNode(Node):
             self._events_pub.publish(messages.event_message(event, result.frame_id, self._msg_types))
         if self._hri is not None:
             self._hri.publish(result, header)
+        if self._tf is not None:
+            tf_frames.broadcast(self._tf, result, self._node_settings.hri_id_prefix)
         if self._debug_pub is not None and self._debug_pub.get_subscription_count() > 0:
             debug = sensor_msgs.msg.Image(**bgr_to_image_fields(draw_result(frame.image, result)))
             debug.header = header

