@@ -45,7 +45,10 @@ setup(
             "ai-edge-litert==2.3.0",
             "openpyxl>=3.1",
             "torch==2.13.0",
+            "ray==2.60.0",
         ],
+        # `fea-ros replay-many` on Ray (docs/fleet.md); wheels for CPython 3.10-3.13, x86_64 and aarch64
+        "fleet": ["ray==2.60.0"],
     },
     zip_safe=True,
     maintainer="fea_ros developers",
