@@ -9,16 +9,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from importlib.metadata import PackageNotFoundError, version
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from fea_ros import __version__
 from fea_ros.core.config import PipelineConfig
 
 CHUNK = 1 << 20
 KEY_CONTENT_CHARS = 16
 KEY_CONFIG_CHARS = 12
+
+
+def fea_ros_version() -> str:
+    """The installed fea_ros version (results of another version are not reused)."""
+    try:
+        return version("fea_ros")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "unknown"
 
 
 def _bag_files(bag: Path) -> list[Path]:
@@ -79,7 +87,7 @@ class ContentHasher:
 
 def config_hash(config: PipelineConfig, options: dict[str, Any]) -> str:
     """Everything that changes a bag's results: the fea_ros version, the pipeline settings, the replay options."""
-    payload = {"fea_ros": __version__, "config": asdict(config), "options": options}
+    payload = {"fea_ros": fea_ros_version(), "config": asdict(config), "options": options}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 

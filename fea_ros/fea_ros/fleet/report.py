@@ -18,9 +18,9 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from fea_ros import __version__
 from fea_ros.core.types import EXPRESSION_LABELS
 from fea_ros.core.visualize import EXPRESSION_COLOURS_BGR
+from fea_ros.fleet.keys import fea_ros_version
 from fea_ros.fleet.worker import DONE, FAILED
 
 REPORT_KIND = "fea_ros.corpus_report"
@@ -116,7 +116,7 @@ def _overall(rows: list[dict[str, Any]], run: dict[str, Any]) -> dict[str, Any]:
 def build_report(entries: list[BagEntry], run: dict[str, Any], config: dict[str, Any], options: dict[str, Any],
                  config_hash: str) -> dict[str, Any]:
     rows = [_bag_row(entry) for entry in entries]
-    return {"kind": REPORT_KIND, "schema": REPORT_SCHEMA, "fea_ros": __version__,
+    return {"kind": REPORT_KIND, "schema": REPORT_SCHEMA, "fea_ros": fea_ros_version(),
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "config_hash": config_hash,
             "config": config, "options": options, "run": run, "overall": _overall(rows, run), "bags": rows}
 
