@@ -1,8 +1,8 @@
 """`fea-ros replay-many` on a real local Ray (2 workers, loopback only) over a corpus made from the bundled bags.
 
 One Ray session is shared by the module (Ray takes seconds to start). The corpus: the two bundled bags, an
-identical copy, a copy with different metadata (another recording to Ray, the same frames), a truncated bag,
-an empty folder and a bag without an image topic. Settings keep it short: --fast, the first 2 s of each bag.
+identical copy, a copy recorded an hour later (another recording, the same frames), a truncated bag, an empty
+folder and a bag without an image topic. Settings keep it short: --fast, the first 2 s of each bag.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from rosbags.highlevel import AnyReader
-from rosbags.rosbag2 import Writer
+from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from fea_ros.cli import main
@@ -44,6 +44,22 @@ def _metadata_variant(source: Path, target: Path, note: str) -> Path:
     return target
 
 
+def _later_copy(source: Path, target: Path, shift_ns: int) -> Path:
+    """The bag re-recorded ``shift_ns`` later (receive times and header stamps): the same frames, another
+    recording. Replayed after an earlier bag by the same worker, its stamps go forward, so only an explicit
+    reset of the kept pipeline (not the stamp-went-back reset) makes it start afresh."""
+    with AnyReader([source]) as reader, Writer(target, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        for connection in reader.connections:
+            out = writer.add_connection(connection.topic, connection.msgtype, typestore=reader.typestore)
+            for _, log_ns, raw in reader.messages(connections=[connection]):
+                message = reader.deserialize(raw, connection.msgtype)
+                stamp = message.header.stamp
+                total = stamp.sec * 10**9 + stamp.nanosec + shift_ns
+                stamp.sec, stamp.nanosec = total // 10**9, total % 10**9
+                writer.write(out, log_ns + shift_ns, reader.typestore.serialize_cdr(message, connection.msgtype))
+    return target
+
+
 def _bag_without_images(path: Path) -> Path:
     typestore = get_typestore(Stores.ROS2_HUMBLE)
     with Writer(path, version=8) as writer:
@@ -61,7 +77,7 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
         "mcap": shutil.copytree(SAMPLE_BAGS / "faces3_mcap", root / "a_mcap"),
         "sqlite3": shutil.copytree(SAMPLE_BAGS / "faces3_sqlite3", root / "b_sqlite3"),
         "copy": shutil.copytree(SAMPLE_BAGS / "faces3_mcap", root / "c_mcap_copy"),
-        "variant": _metadata_variant(SAMPLE_BAGS / "faces3_mcap", root / "d_mcap_variant", "variant"),
+        "variant": _later_copy(SAMPLE_BAGS / "faces3_mcap", root / "d_mcap_later", 3600 * 10**9),
         "truncated": shutil.copytree(SAMPLE_BAGS / "faces3_mcap", root / "e_truncated"),
         "empty": root / "f_empty",
         "no_image": _bag_without_images(root / "g_no_image"),
