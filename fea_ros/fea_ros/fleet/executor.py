@@ -34,7 +34,8 @@ class RayRun:
     address: str
     workers: int
     ray_version: str
-    wall_s: float = 0.0
+    wall_s: float = 0.0  # the whole run: hashing, Ray start, replays, report
+    startup_s: float = 0.0  # starting (or connecting to) Ray
     hosts: list[str] = field(default_factory=list)
 
 

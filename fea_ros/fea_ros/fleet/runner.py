@@ -114,7 +114,9 @@ def run_corpus(bags: list[Path], settings: CorpusSettings) -> dict[str, Any]:
     jobs: dict[str, dict[str, Any]] = {}
     if plan.tasks:
         local_workers = settings.workers or max(1, (os.cpu_count() or 1) // cpus_per_worker)
+        connecting = time.perf_counter()
         ray, started_here = start_ray(local_workers, cpus_per_worker, settings.ray_address, settings.object_store_mb)
+        run.startup_s = round(time.perf_counter() - connecting, 3)
         try:
             workers = settings.workers or default_workers(ray, cpus_per_worker)
             run.workers, run.ray_version = min(workers, len(plan.tasks)), ray.__version__
@@ -125,7 +127,7 @@ def run_corpus(bags: list[Path], settings: CorpusSettings) -> dict[str, Any]:
         finally:
             if started_here:
                 ray.shutdown()
-    run.wall_s = time.perf_counter() - started
+    run.wall_s = round(time.perf_counter() - started, 3)
     resumed_keys = {e.key for e in plan.entries if e.resumed}
     jobs.update({e.key: e.job for e in plan.entries if e.resumed and e.key and e.job})
     for entry in plan.entries:
