@@ -123,3 +123,7 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert "is not a corpus report" in capsys.readouterr().err
     assert main(["replay-many", str(SAMPLE_BAGS), "--workers", "0"]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
+    # nothing listens on port 1 of the loopback: a clear error at once, not ray.init's minutes of retries
+    assert main(["replay-many", str(SAMPLE_BAGS), "--out", str(tmp_path / "out2"), "--ray-address", "127.0.0.1:1",
+                 "--no-progress"]) == 2
+    assert "nothing answers at --ray-address 127.0.0.1:1" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -48,6 +49,18 @@ def import_ray() -> Any:
     return ray
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, not minutes (ray.init retries), when nothing listens at a HOST:PORT address."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "://" in address:
+        return  # 'auto', ray:// client addresses: left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise RayUnavailableError(f"nothing answers at --ray-address {address} ({exc}); start the head with "
+                                  "`ray start --head --port=6379` and give HEAD_IP:6379") from exc
+
+
 def start_ray(workers: int, cpus_per_worker: int, address: str | None,
               object_store_mb: int = OBJECT_STORE_MB) -> tuple[Any, bool]:
     """Connect to ``address``, or start a local Ray on loopback only; returns (ray, whether we started it)."""
@@ -64,11 +77,15 @@ def start_ray(workers: int, cpus_per_worker: int, address: str | None,
             ray.init(num_cpus=workers * cpus_per_worker, include_dashboard=False, _node_ip_address="127.0.0.1",
                      object_store_memory=object_store_mb * 2**20, logging_level=logging.WARNING)
         else:
+            check_reachable(address)
             ray.init(address=address, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise RayUnavailableError(f"cannot start or reach {where}: {exc}; on the head node run "
-                                  "`ray start --head --port=6379` and pass --ray-address HEAD_IP:6379") from exc
+        if address is None:
+            raise RayUnavailableError(f"cannot start a local Ray: {exc}") from exc
+        raise RayUnavailableError(
+            f"cannot join the Ray cluster at {address}: {exc}; check the address (`ray status` on the head) and, "
+            "if the cluster uses token authentication, run with RAY_AUTH_MODE=token and the cluster's token "
+            "(docs/fleet.md)") from exc
     return ray, True
 
 
