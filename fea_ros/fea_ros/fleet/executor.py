@@ -74,7 +74,9 @@ def start_ray(workers: int, cpus_per_worker: int, address: str | None,
         return ray, False
     try:
         if address is None:
-            ray.init(num_cpus=workers * cpus_per_worker, include_dashboard=False, _node_ip_address="127.0.0.1",
+            # address="local": always a new Ray of our own, never one that `ray start` left on this machine
+            ray.init(address="local", num_cpus=workers * cpus_per_worker, include_dashboard=False,
+                     _node_ip_address="127.0.0.1",
                      object_store_memory=object_store_mb * 2**20, logging_level=logging.WARNING)
         else:
             check_reachable(address)
@@ -109,9 +111,9 @@ class _Pool:
         self.frames[actor] = 0
         return actor
 
-    def poll(self, busy: Sequence[Any]) -> int:
+    def poll(self) -> int:
         """Frames read so far by every worker (dead ones included); a worker that does not answer keeps its count."""
-        refs = {actor.frames_done.remote(): actor for actor in busy}
+        refs = {actor.frames_done.remote(): actor for actor in self.frames}
         ready, _ = self.ray.wait(list(refs), num_returns=len(refs), timeout=POLL_S)
         for ref in ready:
             try:
@@ -121,12 +123,11 @@ class _Pool:
         return self.retired_frames + sum(self.frames.values())
 
 
-def _worker_died(task: BagTask, exc: Exception) -> dict[str, Any]:
+def _lost(task: BagTask, error_type: str, message: str) -> dict[str, Any]:
+    """The job record of a bag whose task failed in Ray, not in the replay (not kept: a rerun retries it)."""
     return {"schema": 1, "key": task.key, "bag": task.bag, "content_hash": task.content_hash,
             "config_hash": task.config_hash, "status": FAILED,
-            "error": {"type": "WorkerDied", "message": f"the worker process replaying this bag died ({exc}); a rerun "
-                      "retries it; if it dies again, replay the bag alone with `fea-ros replay`",
-                      "bag_problem": False, "transient": True, "where": []}}
+            "error": {"type": error_type, "message": message, "bag_problem": False, "transient": True, "where": []}}
 
 
 def run_tasks(ray: Any, tasks: Sequence[BagTask], workers: int, cpus_per_worker: int, estimated: dict[str, int],
@@ -151,17 +152,20 @@ def run_tasks(ray: Any, tasks: Sequence[BagTask], workers: int, cpus_per_worker:
                 actor, task = inflight.pop(ref)
                 try:
                     job = ray.get(ref)
-                except Exception as exc:  # RayActorError and kin: the process is gone, not the bag's fault
+                except ray.exceptions.RayActorError as exc:  # the process is gone, not the bag's fault
                     log.warning("worker died replaying %s: %s", task.bag, exc)
-                    job = _worker_died(task, exc)
+                    job = _lost(task, "WorkerDied", f"the worker process replaying this bag died ({exc}); a rerun "
+                                "retries it; if it dies again, replay the bag alone with `fea-ros replay`")
                     actor = pool.replace(actor)
+                except Exception as exc:  # e.g. the task could not be shipped; the worker itself is fine
+                    job = _lost(task, type(exc).__name__, f"the task failed in Ray: {exc}; a rerun retries it")
                 pool.idle.append(actor)
                 jobs.append(job)
                 failed += job["status"] == FAILED
                 if job["status"] == FAILED:
                     log.info("bag %s failed: %s", task.bag, job["error"]["message"])
                 bar.total += int(job.get("frames_counted", 0)) - estimated.get(task.key, 0)  # metadata: an estimate
-            frames = frames_before + pool.poll([actor for actor, _ in inflight.values()])
+            frames = frames_before + pool.poll()
             bar.set_postfix_str(f"bags {bags_before + len(jobs)}/{bags_total}, failed {failed}", refresh=False)
             bar.update(max(frames - bar.n, 0))  # tqdm redraws at most every mininterval
     finally:
