@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
 import shutil
+import signal
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -215,3 +219,40 @@ def test_label_agreement_counts_changed_labels_whatever_the_face_ids(first_run, 
     agreement = label_agreement(result, other)
     assert changed > 0 and agreement["faces_paired"] == faces
     assert agreement["labels_same"] == faces - changed
+
+
+def _busy_worker_pids() -> list[int]:
+    """Processes whose title Ray set to a BagWorker replaying a bag (only this test session runs Ray here)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cmdline").read_bytes().startswith(b"ray::BagWorker.run"):
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_a_lost_worker_process_costs_no_bag(ray_session, corpus, tmp_path, caplog):
+    killed: list[int] = []
+
+    def kill_the_first_busy_worker() -> None:
+        deadline = time.monotonic() + 120
+        while not killed and time.monotonic() < deadline:
+            for pid in _busy_worker_pids()[:1]:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_the_first_busy_worker, daemon=True)
+    killer.start()
+    out = tmp_path / "out"
+    code = main(["replay-many", str(corpus["mcap"]), str(corpus["sqlite3"]), "--out", str(out), *SETTINGS])
+    killer.join()
+    assert killed, "no worker was seen replaying"
+    assert code == 0
+    report = _report(out)
+    assert report["overall"]["bags"]["done"] == 2
+    jobs = [json.loads(path.read_text()) for path in (out / "results").glob("*/job.json")]
+    assert killed[0] not in {job["worker"]["pid"] for job in jobs}
+    assert "trying the bag again on a new worker" in caplog.text

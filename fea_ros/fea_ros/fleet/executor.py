@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 #: the local Ray's shared-memory object store; bag results are small dicts, so the minimum is plenty
 OBJECT_STORE_MB = 100
 POLL_S = 0.5
+#: tries of a bag whose worker process is lost (a bag that fails in the replay is not tried again)
+ATTEMPTS = 2
 
 
 @dataclass
@@ -105,8 +107,12 @@ class _Pool:
         self.frames: dict[Any, int] = {actor: 0 for actor in self.idle}
         self.retired_frames = 0
 
-    def replace(self, dead: Any) -> Any:
-        self.retired_frames += self.frames.pop(dead, 0)
+    def replace(self, lost: Any) -> Any:
+        self.retired_frames += self.frames.pop(lost, 0)
+        try:
+            self.ray.kill(lost, no_restart=True)  # it may still live after a task-level Ray error
+        except Exception:  # already gone
+            pass
         actor = self._actor_class.remote()
         self.frames[actor] = 0
         return actor
@@ -142,6 +148,7 @@ def run_tasks(ray: Any, tasks: Sequence[BagTask], workers: int, cpus_per_worker:
     jobs: list[dict[str, Any]] = []
     inflight: dict[Any, tuple[Any, BagTask]] = {}
     failed = 0
+    attempts: dict[str, int] = {}
     try:
         while pool is not None and (queue or inflight):
             while pool.idle and queue:
@@ -152,13 +159,19 @@ def run_tasks(ray: Any, tasks: Sequence[BagTask], workers: int, cpus_per_worker:
                 actor, task = inflight.pop(ref)
                 try:
                     job = ray.get(ref)
-                except ray.exceptions.RayActorError as exc:  # the process is gone, not the bag's fault
-                    log.warning("worker died replaying %s: %s", task.bag, exc)
-                    job = _lost(task, "WorkerDied", f"the worker process replaying this bag died ({exc}); a rerun "
-                                "retries it; if it dies again, replay the bag alone with `fea-ros replay`")
+                except Exception as exc:  # the worker died (crash, Ray's out-of-memory killer), not the bag's fault
                     actor = pool.replace(actor)
-                except Exception as exc:  # e.g. the task could not be shipped; the worker itself is fine
-                    job = _lost(task, type(exc).__name__, f"the task failed in Ray: {exc}; a rerun retries it")
+                    attempts[task.key] = attempts.get(task.key, 1) + 1
+                    reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+                    if attempts[task.key] <= ATTEMPTS:
+                        log.warning("worker lost replaying %s (%s); trying the bag again on a new worker",
+                                    task.bag, reason)
+                        queue.appendleft(task)
+                        pool.idle.append(actor)
+                        continue
+                    job = _lost(task, type(exc).__name__, f"the worker process replaying this bag was lost "
+                                f"{ATTEMPTS} times ({reason}); a rerun retries it; if it happens again, replay the "
+                                "bag alone with `fea-ros replay`")
                 pool.idle.append(actor)
                 jobs.append(job)
                 failed += job["status"] == FAILED
