@@ -74,7 +74,8 @@ def _bag_row(entry: BagEntry) -> dict[str, Any]:
         faces_dominant={face["id"]: face["dominant_expression"] for face in summary["faces"]},
         events=events, events_per_min=_per_minute(events, duration),
         duration_s=duration, wall_s=float(summary["throughput"]["wall_s"]), fps=float(summary["throughput"]["fps"]),
-        realtime_factor=float(summary["throughput"]["realtime_factor"]), worker=job.get("worker", {}))
+        realtime_factor=float(summary["throughput"]["realtime_factor"]), cpu_s=float(job.get("cpu_s", 0.0)),
+        worker=job.get("worker", {}))
     return row
 
 
@@ -90,8 +91,10 @@ def _overall(rows: list[dict[str, Any]], run: dict[str, Any]) -> dict[str, Any]:
     frames = {key: sum(r["frames"][key] for r in unique) for key in ("read", "processed", "skipped")}
     fresh = [r for r in unique if not r["resumed"]]
     replay_s = sum(r["wall_s"] for r in fresh)
+    cpu_s = sum(r["cpu_s"] for r in fresh)
     fresh_frames = sum(r["frames"]["processed"] for r in fresh)
     wall = float(run.get("wall_s", 0.0))
+    working = wall - float(run.get("startup_s", 0.0))  # from Ray up to the report
     total = sum(labels.values())
     return {
         "bags": {"given": len(rows), "done": len(done), "failed": len(rows) - len(done),
@@ -108,6 +111,10 @@ def _overall(rows: list[dict[str, Any]], run: dict[str, Any]) -> dict[str, Any]:
             "fps_per_worker": round(fresh_frames / replay_s, 2) if replay_s else None,
             "corpus_fps": round(fresh_frames / wall, 2) if wall and fresh_frames else None,
             "parallel_speedup": round(replay_s / wall, 2) if wall and replay_s else None,
+            # CPU time does not depend on what else the machine runs: the fairer cost figure on a shared one
+            "cpu_s": round(cpu_s, 3),
+            "cpu_ms_per_frame": round(1e3 * cpu_s / fresh_frames, 2) if fresh_frames else None,
+            "cores_used": round(cpu_s / working, 2) if working > 0 and cpu_s else None,
         },
         "failed": [{"bag": r["bag"], **r["error"]} for r in rows if r["status"] != DONE],
     }
@@ -142,7 +149,8 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"{overall['events']['MACRO']} MACRO ({_fmt(overall['events_per_min']['MACRO'])}/min)",
         f"- this run: {proc['bags_replayed']} bag(s), {proc['frames_replayed']} frames in {proc['run_wall_s']} s "
         f"({_fmt(proc['corpus_fps'], 1)} frames/s over the corpus, {_fmt(proc['fps_per_worker'], 1)} per worker, "
-        f"speed-up {_fmt(proc['parallel_speedup'])} on {proc['workers']} worker(s))", "",
+        f"speed-up {_fmt(proc['parallel_speedup'])} on {proc['workers']} worker(s); "
+        f"{_fmt(proc['cpu_ms_per_frame'], 1)} CPU ms per frame, {_fmt(proc['cores_used'])} cores busy)", "",
         f"![expression shares and event rates per bag]({REPORT_PNG})", "",
         "## Bags", "",
         "| bag | status | frames | faces | dominant | time shares | MICRO (/min) | MACRO (/min) | frames/s |",

@@ -97,7 +97,7 @@ class BagWorker:
             "config_hash": task.config_hash,
             "worker": {"host": socket.gethostname(), "pid": os.getpid()},
         }
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             result_dir.mkdir(parents=True, exist_ok=True)
             pipeline = self._pipeline(task)
@@ -116,6 +116,7 @@ class BagWorker:
                        result_bag=RESULT_BAG if task.write_bag else None)
             frames_read = stats.messages_read
         job["run_wall_s"] = round(time.perf_counter() - started, 3)
+        job["cpu_s"] = round(time.process_time() - cpu_started, 3)  # this process's CPU time (all its threads)
         job["frames_counted"] = frames_read  # what this bag added to the progress count
         job["worker"]["pipeline_loads"] = self.pipeline_loads
         with self._lock:
