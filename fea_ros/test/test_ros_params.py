@@ -52,7 +52,7 @@ def test_defaults_give_the_default_pipeline_config():
     defaults = {spec.name: spec.default for spec in params.parameter_specs()}
     assert params.pipeline_config(defaults) == PipelineConfig()
     settings = params.node_settings(defaults)
-    assert settings == params.NodeSettings(compressed=False, reliable_qos=False, debug_image=False,
+    assert settings == params.NodeSettings(compressed=False, qos="auto", debug_image=False,
                                            publish_landmarks=True, hri_enabled=False, hri_id_prefix="",
                                            thresholds=DiagnosticThresholds())
 
@@ -66,7 +66,7 @@ def test_parameter_values_reach_the_config():
     assert config.expression.weights == {"faceapi": 1.0, "fer": 0.0}
     assert dataclasses.replace(config.tracking) == PipelineConfig().tracking
     settings = params.node_settings(values)
-    assert settings.compressed and settings.reliable_qos and settings.hri_enabled
+    assert settings.compressed and settings.qos == "reliable" and settings.hri_enabled
     assert settings.thresholds.latency_warn_ms == 50.0
 
 
@@ -94,3 +94,18 @@ def test_descriptor_constraints_text():
     assert spec.constraints == "one of: onnxruntime, tensorrt, auto"
     spec = next(s for s in params.parameter_specs() if s.name == "tracking.confirm_frames")
     assert spec.constraints == "1 .. 100" and isinstance(spec.default, int)
+
+
+def test_misspelt_parameters_are_named_with_the_closest_valid_one():
+    unknown = params.unknown_parameters(["mie.enabeld", "inference.backend", "use_sim_time", "zzz_unrelated",
+                                         "qos_overrides./image.subscription.depth"])
+    assert [(u.name, u.suggestion) for u in unknown] == [("mie.enabeld", "mie.enabled"), ("zzz_unrelated", None)]
+    assert "did you mean 'mie.enabled'?" in unknown[0].message("params.yaml")
+
+
+def test_choices_and_ranges_are_checked_one_parameter_at_a_time():
+    specs = {spec.name: spec for spec in params.parameter_specs()}
+    assert "use one of" in params.problem(specs["inference.backend"], "foo")
+    assert "allowed 1 .. 1000" in params.problem(specs["detection.redetect_interval"], 0)
+    assert "allowed 0 .. 1" in params.problem(specs["tracking.min_presence"], -3.0)
+    assert params.problem(specs["inference.backend"], "auto") is None

@@ -11,20 +11,11 @@ from rosbags.interfaces import Connection
 from rosbags.typesys import Stores, get_typestore
 
 from fea_ros.bag.errors import BagError, TopicSelectionError
-
-IMAGE_TYPE = "sensor_msgs/msg/Image"
-COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
-IMAGE_TYPES: tuple[str, ...] = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)
+from fea_ros.bag.topics import (IMAGE_TYPES, TopicSummary, bag_directory, describe, no_image_topic_error,
+                                summarize)
 
 #: --start/--end values at or above this are absolute stamps in ns; below, seconds from the bag start
 ABSOLUTE_NS_THRESHOLD = 10**12
-
-
-@dataclass(frozen=True)
-class TopicSummary:
-    topic: str
-    msgtype: str
-    count: int
 
 
 @dataclass
@@ -68,13 +59,6 @@ def parse_time(value: str | float | int | None, bag_start_ns: int, name: str = "
     return bag_start_ns + round(number * 1e9)
 
 
-def _bag_directory(path: Path) -> Path:
-    """Accept the bag folder, or one of its storage files (the folder is what rosbag2 opens)."""
-    if path.is_file() and path.suffix in (".mcap", ".db3") and (path.parent / "metadata.yaml").is_file():
-        return path.parent
-    return path
-
-
 class BagImageReader:
     """The image messages of one topic of a bag, in bag order, optionally limited to [start, end).
 
@@ -83,7 +67,7 @@ class BagImageReader:
 
     def __init__(self, path: str | Path, topic: str | None = None,
                  start: str | float | int | None = None, end: str | float | int | None = None) -> None:
-        self.path = _bag_directory(Path(path))
+        self.path = bag_directory(Path(path))
         self._requested_topic = topic
         self._start_arg, self._end_arg = start, end
         self._reader: AnyReader | None = None
@@ -136,15 +120,11 @@ class BagImageReader:
     @property
     def topics(self) -> list[TopicSummary]:
         """Every topic of the bag (one entry per topic and type)."""
-        counts: dict[tuple[str, str], int] = {}
-        for connection in self.reader.connections:
-            key = (connection.topic, connection.msgtype)
-            counts[key] = counts.get(key, 0) + connection.msgcount
-        return [TopicSummary(topic, msgtype, count) for (topic, msgtype), count in sorted(counts.items())]
+        return summarize(self.reader.connections)
 
     @property
     def image_topics(self) -> list[TopicSummary]:
-        return [t for t in self.topics if t.msgtype in IMAGE_TYPES]
+        return [t for t in self.topics if t.is_image]
 
     @property
     def message_count(self) -> int:
@@ -157,7 +137,7 @@ class BagImageReader:
 
     def _select_topic(self) -> None:
         candidates = self.image_topics
-        listing = "; ".join(f"{t.topic} ({t.msgtype}, {t.count} msgs)" for t in candidates)
+        listing = describe(candidates)
         if self._requested_topic:
             matches = [t for t in self.topics if t.topic == self._requested_topic]
             if not matches:
@@ -173,10 +153,7 @@ class BagImageReader:
         elif len(candidates) == 1:
             chosen = candidates[0]
         elif not candidates:
-            others = ", ".join(f"{t.topic} ({t.msgtype})" for t in self.topics) or "no topics at all"
-            raise TopicSelectionError(
-                f"bag '{self.path}' has no sensor_msgs/msg/Image or CompressedImage topic ({others}); "
-                "record the camera topic, e.g. `ros2 bag record /camera/image_raw`")
+            raise no_image_topic_error(self.path, self.topics)
         else:
             raise TopicSelectionError(
                 f"bag '{self.path}' has {len(candidates)} image topics; choose one with --topic: {listing}")

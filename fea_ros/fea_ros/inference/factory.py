@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from fea_ros.core.config import InferenceConfig
 from fea_ros.inference.engine import Engine
@@ -54,7 +55,11 @@ def create_engine(name: str, config: InferenceConfig, manifest: Manifest | None 
                               calibration_dir=config.int8_calibration_dir or None,
                               workspace_mb=config.workspace_mb, max_batch=config.max_batch,
                               normalisation=entry.normalisation)
-    return OnnxRuntimeEngine(path, name=name, threads=config.threads)
+    started = time.perf_counter()
+    engine = OnnxRuntimeEngine(path, name=name, threads=config.threads)
+    log.debug("model %s: %s (sha256 verified) loaded on onnxruntime, %d thread(s), in %.0f ms", name, path,
+              config.threads, 1e3 * (time.perf_counter() - started))
+    return engine
 
 
 def _takes_an_image(entry: ModelEntry) -> bool:

@@ -39,10 +39,16 @@ def sha256_of(path: Path) -> str:
 
 
 def models_dir(override: str | os.PathLike | None = None) -> Path:
-    """Where the ONNX files and manifest.json live: override, $FEA_ROS_MODELS, source tree, installed share/."""
+    """Where the ONNX files and manifest.json live: override (or an error), $FEA_ROS_MODELS, source tree, share/."""
+    if override:  # asked for by name: never silently replaced by another folder
+        chosen = Path(override).expanduser()
+        if not (chosen / "manifest.json").is_file():
+            what = "does not exist" if not chosen.exists() else "has no manifest.json"
+            raise ModelError(
+                f"models folder {chosen} {what}; point it (inference.models_dir / --models-dir) at a folder "
+                "holding the ONNX models and their manifest.json, or leave it empty for the installed models")
+        return chosen
     candidates: list[Path] = []
-    if override:
-        candidates.append(Path(override))
     if os.environ.get("FEA_ROS_MODELS"):
         candidates.append(Path(os.environ["FEA_ROS_MODELS"]))
     candidates.append(Path(__file__).resolve().parents[2] / "models")

@@ -8,8 +8,10 @@ defaults from ``PipelineConfig()``, so the dataclass stays the one source of def
 """
 from __future__ import annotations
 
+import difflib
 import inspect
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, Union
 
@@ -51,6 +53,8 @@ _PIPELINE_DOCS: dict[str, tuple[str, tuple[str, ...], float | None, float | None
     "tracking.confirm_frames": ("frames a face must be seen before it is reported", (), 1, 100),
     "tracking.drop_frames": ("consecutive missed frames after which a face's track ends", (), 1, 1000),
     "tracking.min_iou": ("below this box overlap a detection cannot continue a track", (), 0.0, 1.0),
+    "tracking.min_presence": ("mesh face-presence below which a face followed by its landmarks is lost", (), 0.0, 1.0),
+    "detection.redetect_interval": ("while every face is followed through its landmarks, run the detector at least every this many frames (1 = every frame)", (), 1, 1000),
     "landmarks.model": ("face mesh: v2 (478 points with irises, enables blendshapes/action units) or v1 (468, faster)", ("v1", "v2"), None, None),
     "landmarks.crop_scale": ("face mesh crop = detector box times this, squared", (), 1.0, 4.0),
     "expression.weights.faceapi": ("ensemble weight of the face-api.js expression net (0 disables it)", (), 0.0, 10.0),
@@ -89,15 +93,16 @@ _THRESHOLDS = DiagnosticThresholds()
 
 NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("input_transport", "raw", "subscribe to 'image' (raw sensor_msgs/Image) or 'image/compressed' (CompressedImage)", ("raw", "compressed"), pipeline=False),
-    ParameterSpec("qos", "sensor_data", "camera subscription QoS: sensor_data (best effort, newest frame) or reliable", ("sensor_data", "reliable"), pipeline=False),
+    ParameterSpec("qos", "auto", "camera subscription reliability: auto (reliable when every publisher offers it, as ros2 bag record does; large frames then arrive whole), sensor_data (best effort) or reliable", ("auto", "sensor_data", "reliable"), pipeline=False),
     ParameterSpec("debug_image", False, "publish an annotated debug_image (only while someone subscribes)", pipeline=False),
     ParameterSpec("publish_landmarks", True, "fill FaceExpression.landmarks (the full mesh, ~4 KB per face)", pipeline=False),
     ParameterSpec("hri.enabled", False, "also publish the ROS4HRI (REP-155) /humans/faces/... topics (needs hri_msgs)", pipeline=False),
     ParameterSpec("hri.id_prefix", "", "prefix of REP-155 face ids; give each camera its own when several nodes publish /humans/faces", pipeline=False),
     ParameterSpec("diagnostics.latency_warn_ms", _THRESHOLDS.latency_warn_ms, "p95 latency above which /diagnostics reports WARN (ms)", (), 1.0, 60000.0, pipeline=False),
     ParameterSpec("diagnostics.latency_error_ms", _THRESHOLDS.latency_error_ms, "p95 latency above which /diagnostics reports ERROR (ms)", (), 1.0, 60000.0, pipeline=False),
-    ParameterSpec("diagnostics.drop_warn_ratio", _THRESHOLDS.drop_warn_ratio, "share of dropped input frames above which /diagnostics reports WARN", (), 0.0, 1.0, pipeline=False),
-    ParameterSpec("diagnostics.input_timeout_s", _THRESHOLDS.input_timeout_s, "seconds without an image after which /diagnostics reports WARN", (), 0.1, 3600.0, pipeline=False),
+    ParameterSpec("diagnostics.drop_warn_ratio", _THRESHOLDS.drop_warn_ratio, "share of the input frames of the last 5 s dropped (pipeline busy) above which /diagnostics reports WARN", (), 0.0, 1.0, pipeline=False),
+    ParameterSpec("diagnostics.drop_error_ratio", _THRESHOLDS.drop_error_ratio, "share of dropped input frames above which /diagnostics reports ERROR", (), 0.0, 1.0, pipeline=False),
+    ParameterSpec("diagnostics.input_timeout_s", _THRESHOLDS.input_timeout_s, "seconds without an image (after activation or since the last one) after which the node warns, naming the image topics that exist, and /diagnostics reports WARN", (), 0.1, 3600.0, pipeline=False),
 )
 
 
@@ -169,19 +174,66 @@ def parameter_specs(config: PipelineConfig | None = None) -> list[ParameterSpec]
     return specs
 
 
+def problem(spec: ParameterSpec, value: Any) -> str | None:
+    """What is wrong with ``value`` for ``spec`` (outside its choices or range), or None."""
+    if spec.choices and value not in spec.choices:
+        return f"'{spec.name}' is {value!r}; use one of: {', '.join(spec.choices)}"
+    if (spec.minimum is not None and spec.maximum is not None and not isinstance(value, bool)
+            and not spec.minimum <= value <= spec.maximum):
+        return f"'{spec.name}' is {value!r}; allowed {spec.minimum:g} .. {spec.maximum:g}"
+    return None
+
+
 def validate(values: dict[str, Any], specs: list[ParameterSpec]) -> None:
     """Raise ParameterError naming every value outside its choices or range."""
-    problems = []
-    for spec in specs:
-        if spec.name not in values:
-            continue
-        value = values[spec.name]
-        if spec.choices and value not in spec.choices:
-            problems.append(f"'{spec.name}' is {value!r}; use one of: {', '.join(spec.choices)}")
-        elif spec.minimum is not None and not isinstance(value, bool) and not spec.minimum <= value <= spec.maximum:
-            problems.append(f"'{spec.name}' is {value!r}; allowed {spec.minimum:g} .. {spec.maximum:g}")
+    problems = [text for spec in specs if spec.name in values
+                for text in [problem(spec, values[spec.name])] if text]
     if problems:
         raise ParameterError("bad parameter value(s): " + "; ".join(problems))
+
+
+#: parameters every rclpy node has, which a params file may set
+ROS_PARAMETERS = ("use_sim_time", "start_type_description_service")
+ROS_PARAMETER_PREFIXES = ("qos_overrides.",)  # rclpy's QoS override parameters, declared on demand
+
+
+def known_parameter_names(specs: Iterable[ParameterSpec] | None = None) -> set[str]:
+    """pipeline_node's declared parameters (the node's own and every pipeline setting) plus ROS's own."""
+    return {spec.name for spec in (parameter_specs() if specs is None else specs)} | set(ROS_PARAMETERS)
+
+
+@dataclass(frozen=True)
+class UnknownParameter:
+    name: str
+    suggestion: str | None  # the closest declared name, if any is close
+
+    def message(self, source: str) -> str:
+        hint = (f"did you mean '{self.suggestion}'?" if self.suggestion
+                else "`ros2 param list /<node>` shows the declared names")
+        return f"{source}: '{self.name}' is not a parameter of {NODE_NAME}, so it has no effect; {hint}"
+
+
+def closest_name(name: str, known: Iterable[str]) -> str | None:
+    """The declared name a misspelt or misplaced one most likely means (difflib similarity >= 0.6)."""
+    names = sorted(known)
+    match = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if match:
+        return match[0]
+    leaf = name.rsplit(".", 1)[-1]  # right key under the wrong group, e.g. tracking.max_faces
+    by_leaf: dict[str, str] = {}
+    for full in names:
+        by_leaf.setdefault(full.rsplit(".", 1)[-1], full)
+    match = difflib.get_close_matches(leaf, sorted(by_leaf), n=1, cutoff=0.8)
+    return by_leaf[match[0]] if match else None
+
+
+def unknown_parameters(values: Mapping[str, Any], known: Iterable[str] | None = None) -> list[UnknownParameter]:
+    """Keys the node will not declare: each with its closest declared name."""
+    declared = known_parameter_names() if known is None else set(known)
+    unknown = [name for name in values
+               if name not in declared and not name.startswith(ROS_PARAMETER_PREFIXES)]
+    return [UnknownParameter(name, closest_name(name, declared)) for name in unknown]
+
 
 
 def nest(values: dict[str, Any]) -> dict[str, Any]:
@@ -220,7 +272,7 @@ class NodeSettings:
     """The node's own (non-pipeline) settings."""
 
     compressed: bool
-    reliable_qos: bool
+    qos: str  # auto | sensor_data | reliable
     debug_image: bool
     publish_landmarks: bool
     hri_enabled: bool
@@ -234,7 +286,7 @@ def node_settings(values: dict[str, Any]) -> NodeSettings:
         k: v for k, v in values.items() if k in {spec.name for spec in NODE_PARAMETERS}}
     return NodeSettings(
         compressed=merged["input_transport"] == "compressed",
-        reliable_qos=merged["qos"] == "reliable",
+        qos=str(merged["qos"]),
         debug_image=bool(merged["debug_image"]),
         publish_landmarks=bool(merged["publish_landmarks"]),
         hri_enabled=bool(merged["hri.enabled"]),
@@ -243,6 +295,7 @@ def node_settings(values: dict[str, Any]) -> NodeSettings:
             latency_warn_ms=float(merged["diagnostics.latency_warn_ms"]),
             latency_error_ms=float(merged["diagnostics.latency_error_ms"]),
             drop_warn_ratio=float(merged["diagnostics.drop_warn_ratio"]),
+            drop_error_ratio=float(merged["diagnostics.drop_error_ratio"]),
             input_timeout_s=float(merged["diagnostics.input_timeout_s"]),
         ),
     )

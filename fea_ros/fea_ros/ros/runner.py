@@ -23,8 +23,12 @@ class RunnerStats:
 
     submitted: int  # frames handed to submit()
     processed: int  # frames the worker finished (with a result or an error)
-    dropped: int  # frames replaced in the mailbox before the worker took them
+    dropped: int  # frames replaced in the mailbox before the worker took them, plus frames lost on the way
     errors: int  # frames whose processing raised
+    submitted_in_window: int  # frames handed to submit() or reported lost in the last window_s
+    dropped_in_window: int  # of those, frames replaced or lost (same window: a ratio of like with like)
+    lost: int  # frames that never reached submit() (the node's DDS reader discarded them), as reported
+    errors_in_window: int  # frames whose processing raised, in the last window_s
     input_rate_hz: float
     processed_rate_hz: float
     latency_p50_ms: float  # submit -> result, NaN when nothing was processed in the window
@@ -51,6 +55,10 @@ class FrameRunner(Generic[Item, Result]):
         self._thread: threading.Thread | None = None
         self._submitted = self._processed = self._dropped = self._errors = 0
         self._submit_times: deque[float] = deque()
+        self._drop_times: deque[float] = deque()
+        self._lost_times: deque[tuple[float, int]] = deque()
+        self._lost = 0
+        self._error_times: deque[float] = deque()
         self._done: deque[tuple[float, float]] = deque()  # (done time, latency s)
         self._last_input: float | None = None
         self._started_at = clock()
@@ -84,9 +92,18 @@ class FrameRunner(Generic[Item, Result]):
             self._trim(now)
             if self._slot is not None:
                 self._dropped += 1
+                self._drop_times.append(now)
             self._slot = (item, now)
             self._condition.notify()
         return True
+
+    def count_lost(self, frames: int) -> None:
+        """Count ``frames`` that were sent but never arrived (a gap in the publisher's sequence numbers)."""
+        now = self._clock()
+        with self._condition:
+            self._lost += frames
+            self._lost_times.append((now, frames))
+            self._trim(now)
 
     def stop(self, timeout_s: float = 10.0) -> bool:
         """Stop taking frames, let the frame in progress finish, join the worker. True if it exited."""
@@ -105,10 +122,15 @@ class FrameRunner(Generic[Item, Result]):
         with self._condition:
             self._trim(now)
             latencies = np.array([latency for _, latency in self._done], dtype=np.float64) * 1e3
+            lost_in_window = sum(count for _, count in self._lost_times)
             # early on the window is not full yet: divide by the time actually covered
             span = max(min(self._window_s, now - self._started_at), 1e-3)
             return RunnerStats(
-                submitted=self._submitted, processed=self._processed, dropped=self._dropped, errors=self._errors,
+                submitted=self._submitted, processed=self._processed, dropped=self._dropped + self._lost,
+                errors=self._errors,
+                submitted_in_window=len(self._submit_times) + lost_in_window,
+                dropped_in_window=len(self._drop_times) + lost_in_window, lost=self._lost,
+                errors_in_window=len(self._error_times),
                 input_rate_hz=len(self._submit_times) / span,
                 processed_rate_hz=len(self._done) / span,
                 latency_p50_ms=float(np.percentile(latencies, 50)) if latencies.size else float("nan"),
@@ -121,6 +143,11 @@ class FrameRunner(Generic[Item, Result]):
         horizon = now - self._window_s
         while self._submit_times and self._submit_times[0] < horizon:
             self._submit_times.popleft()
+        for times in (self._drop_times, self._error_times):
+            while times and times[0] < horizon:
+                times.popleft()
+        while self._lost_times and self._lost_times[0][0] < horizon:
+            self._lost_times.popleft()
         while self._done and self._done[0][0] < horizon:
             self._done.popleft()
 
@@ -152,5 +179,7 @@ class FrameRunner(Generic[Item, Result]):
         with self._condition:
             self._processed += 1
             self._errors += int(failed)
+            if failed:
+                self._error_times.append(now)
             self._done.append((now, now - submitted_at))
             self._trim(now)
