@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from fea_ros.bag.reader import IMAGE_TYPES
+from fea_ros.bag.topics import IMAGE_TYPES
 from fea_ros.fleet.errors import CorpusInputError
 
 log = logging.getLogger(__name__)
