@@ -81,18 +81,16 @@ def label_agreement(folder_a: Path, folder_b: Path) -> dict[str, Any] | None:
 
 
 def _pairs(rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]]) -> list[tuple[dict | None, dict | None]]:
+    """Each bag of A with the bag of B at the same path, else with one of the same content (copies may share)."""
     def content(row: dict[str, Any]) -> str | None:
         return row["key"].split("-")[0] if row.get("key") else None
 
-    by_content = {content(r): r for r in rows_b if content(r)}
     by_path = {r["bag"]: r for r in rows_b}
+    by_content = {content(r): r for r in reversed(rows_b) if content(r)}  # the first of B's copies
     used: set[int] = set()
     pairs: list[tuple[dict | None, dict | None]] = []
     for row in rows_a:
-        match = by_content.get(content(row)) if content(row) else None
-        match = match if match is not None and id(match) not in used else by_path.get(row["bag"])
-        if match is not None and id(match) in used:
-            match = None
+        match = by_path.get(row["bag"]) or (by_content.get(content(row)) if content(row) else None)
         if match is not None:
             used.add(id(match))
         pairs.append((row, match))
@@ -116,7 +114,7 @@ def compare_reports(report_a: dict[str, Any], folder_a: Path, report_b: dict[str
                 events={kind: [row_a["events"][kind], row_b["events"][kind]] for kind in EVENT_TYPES},
                 fps=[row_a["fps"], row_b["fps"]],
                 speed_ratio=round(row_b["fps"] / row_a["fps"], 3) if row_a["fps"] else None)
-            if agreement is not None:
+            if agreement is not None and not row_a.get("same_content_as"):  # each recording once in the totals
                 paired += agreement["faces_paired"]
                 same += agreement["labels_same"]
         bags.append(entry)
@@ -156,9 +154,10 @@ def compare_markdown(diff: dict[str, Any]) -> str:
              "| bag | label agreement | dominant A -> B | MICRO A -> B | MACRO A -> B | frames/s A -> B |",
              "| --- | --- | --- | --- | --- | --- |"]
     for bag in diff["bags"]:
-        name = Path(bag["bag_a"] or bag["bag_b"]).name
+        names = [Path(path).name for path in (bag["bag_a"], bag["bag_b"]) if path]
+        name = names[0] if len(set(names)) == 1 else " / ".join(names)
         if "labels" not in bag:
-            lines.append(f"| {name} | not in both (A: {bag['status_a'] or 'absent'}, B: {bag['status_b'] or 'absent'}) "
+            lines.append(f"| {name} | not compared (A: {bag['status_a'] or 'absent'}, B: {bag['status_b'] or 'absent'}) "
                          "| | | | |")
             continue
         labels = bag["labels"]
