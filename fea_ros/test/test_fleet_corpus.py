@@ -127,3 +127,15 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert main(["replay-many", str(SAMPLE_BAGS), "--out", str(tmp_path / "out2"), "--ray-address", "127.0.0.1:1",
                  "--no-progress"]) == 2
     assert "nothing answers at --ray-address 127.0.0.1:1" in capsys.readouterr().err
+
+
+def test_compare_pairs_bags_by_path_then_by_content():
+    from fea_ros.fleet.compare import _pairs
+
+    a = [{"bag": "/a/one", "key": "c1-x"}, {"bag": "/a/one_copy", "key": "c1-x"}, {"bag": "/a/two", "key": "c2-x"},
+         {"bag": "/a/gone", "key": None}]
+    b = [{"bag": "/b/moved_one", "key": "c1-y"}, {"bag": "/a/two", "key": "c9-y"}, {"bag": "/b/new", "key": "c3-y"}]
+    pairs = [(row_a and row_a["bag"], row_b and row_b["bag"]) for row_a, row_b in _pairs(a, b)]
+    assert pairs == [("/a/one", "/b/moved_one"), ("/a/one_copy", "/b/moved_one"),  # same recording, moved
+                     ("/a/two", "/a/two"),  # same path, new content (re-recorded): still the same bag
+                     ("/a/gone", None), (None, "/b/new")]

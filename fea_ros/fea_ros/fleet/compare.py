@@ -1,6 +1,6 @@
 """`--compare`: the differences between two corpus reports (two configs, two fea_ros versions, two machines).
 
-Bags are paired by content hash (so the two runs may have had the bags at different paths), else by path.
+Bags are paired by path, else by content hash (a bag moved or copied between the two runs still pairs).
 Label agreement is measured frame by frame from the two frames.jsonl: in each frame with the same stamp,
 faces are paired by box overlap (IoU >= 0.5, Hungarian assignment; face ids may differ between versions),
 and agreement is the share of paired faces with the same expression label. Event counts and speed come from
