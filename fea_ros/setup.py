@@ -50,7 +50,10 @@ setup(
             "types-PyYAML==6.0.12.20261122",
             "types-tqdm==4.70.0.20261106",
             "types-openpyxl==3.1.5.20261017",
+            "ray==2.60.0",
         ],
+        # `fea-ros replay-many` on Ray (docs/fleet.md); wheels for CPython 3.10-3.13, x86_64 and aarch64
+        "fleet": ["ray==2.60.0"],
     },
     zip_safe=True,
     maintainer="fea_ros developers",

@@ -49,9 +49,10 @@ def _png_name(face_id: str) -> str:
 class ReplayReport:
     """ReplaySink writing the report folder; call finish() with the replay's stats at the end."""
 
-    def __init__(self, directory: str | Path, landmarks: bool = False) -> None:
+    def __init__(self, directory: str | Path, landmarks: bool = False, timings: bool = True) -> None:
         self.directory = Path(directory)
         self.landmarks = landmarks
+        self.timings = timings  # False: no wall-time timings_ms in frames.jsonl, so reruns are byte-identical
         self.timeline = Timeline()
         self.faces: dict[str, FaceStats] = {}
         self._jsonl: IO[str] | None = None
@@ -81,7 +82,7 @@ class ReplayReport:
     def write(self, result: FrameResult, message: BagMessage) -> None:
         if self._jsonl is None:
             raise BagError("the report is not open; use ReplayReport as a context manager")
-        self._jsonl.write(frame_result_to_json(result, landmarks=self.landmarks) + "\n")
+        self._jsonl.write(frame_result_to_json(result, landmarks=self.landmarks, timings=self.timings) + "\n")
         self.timeline.add(result)
         for face in result.faces:
             stats = self.faces.setdefault(face.face_id, FaceStats(first_stamp_ns=result.stamp_ns))

@@ -9,7 +9,7 @@ import sys
 from fea_ros.core.errors import FeaRosError
 
 #: modules under fea_ros.cli that register subcommands
-COMMAND_MODULES = ("run", "models", "replay", "engines", "bench", "evaluate")
+COMMAND_MODULES = ("run", "models", "replay", "replay_many", "engines", "bench", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

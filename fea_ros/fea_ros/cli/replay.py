@@ -7,20 +7,11 @@ Bad messages are skipped and counted; the exit status is 0 when at least one fra
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import logging
 import sys
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fea_ros.cli.common import add_config_arguments, build_config
-from fea_ros.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from fea_ros.bag.reader import BagImageReader
-    from fea_ros.bag.replay import ReplaySink, ReplayStats
 
 log = logging.getLogger(__name__)
 
@@ -45,74 +36,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace OUT_BAG if it is an existing bag")
     parser.add_argument("--with-images", action="store_true", help="also copy the image topic into OUT_BAG")
     parser.add_argument("--landmarks", action="store_true", help="put mesh landmarks and blendshapes in frames.jsonl")
+    parser.add_argument("--no-timings", action="store_true",
+                        help="leave the wall-time stage timings out of frames.jsonl (reruns give identical bytes)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_arguments(parser)
     parser.set_defaults(func=replay_command)
 
 
-def _nothing_processed(stats: ReplayStats, reader: BagImageReader) -> str:
-    if stats.messages_read == 0:
-        window = "" if reader.start_ns is None and reader.end_ns is None else " inside --start/--end"
-        return (f"no message on {reader.topic}{window} (the topic has {reader.message_count} in the whole bag); "
-                "check --topic, --start and --end against `ros2 bag info`")
-    return (f"none of the {stats.messages_read} messages on {reader.topic} could be used ({stats.skip_line()}); "
-            "see the log above for each reason")
-
-
 def replay_command(args: argparse.Namespace) -> int:
-    from fea_ros.bag.errors import NothingToReplayError
-    from fea_ros.bag.reader import BagImageReader
-    from fea_ros.bag.replay import load_camera_info, replay
-    from fea_ros.ros.camera_info import camera_info_topic
-    from fea_ros.bag.report import SUMMARY_MD, ReplayReport
-    from fea_ros.bag.writer import ResultBagWriter
-    from fea_ros.core.pipeline import Pipeline
+    from fea_ros.bag.job import ReplayOptions, replay_bag
+    from fea_ros.bag.report import SUMMARY_MD
 
-    if args.with_images and args.out is None:
-        raise ConfigError("--with-images copies the images into the output bag; give --out OUT_BAG too")
     config = build_config(args.config, args.fast, args.threads)
-    with contextlib.ExitStack() as stack:
-        reader = stack.enter_context(BagImageReader(args.bag, args.topic, args.start, args.end))
-        log.info("replaying %s (%s, %d messages) from %s", reader.topic, reader.msgtype, reader.message_count,
-                 reader.path)
-        sinks: list[ReplaySink] = []
-        writer = None
-        if args.out is not None:
-            writer = stack.enter_context(ResultBagWriter(
-                args.out, args.storage, args.distro,
-                image_topic=reader.topic if args.with_images else None,
-                image_msgtype=reader.msgtype if args.with_images else None,
-                custom_data={"fea_ros.source_bag": str(reader.path.name), "fea_ros.source_topic": reader.topic,
-                             "fea_ros.config": json.dumps(asdict(config), sort_keys=True)},
-                overwrite=args.overwrite))
-            sinks.append(writer)
-        report = stack.enter_context(ReplayReport(args.report, args.landmarks)) if args.report else None
-        if report is not None:
-            sinks.append(report)
-        pipeline = Pipeline(config)
-        camera_info = load_camera_info(reader)
-        if len(camera_info):
-            log.info("head pose uses the %d CameraInfo message(s) on %s", len(camera_info),
-                     camera_info_topic(reader.topic))
-        else:
-            log.info("no CameraInfo on %s: head pose assumes camera.fov_deg = %g", camera_info_topic(reader.topic),
-                     config.camera.fov_deg)
-        stats = replay(reader, pipeline, sinks, progress=not args.no_progress, camera_info=camera_info)
-        if writer is not None:
-            writer.close()
-        outputs = {"bag": str(args.out)} if args.out is not None else {}
-        summary = report.finish(stats, outputs) if report is not None else None
-        if stats.processed == 0:
-            raise NothingToReplayError(_nothing_processed(stats, reader))
+    options = ReplayOptions(topic=args.topic, start=args.start, end=args.end, out_bag=args.out,
+                            storage=args.storage, distro=args.distro, with_images=args.with_images,
+                            overwrite=args.overwrite, report=args.report, landmarks=args.landmarks,
+                            timings=not args.no_timings)
+    outcome = replay_bag(args.bag, config, options, progress=not args.no_progress)
+    stats = outcome.stats
     print(f"processed {stats.processed} of {stats.messages_read} frames from {stats.topic} "
           f"({stats.fps:.1f} frames/s, {len(stats.face_ids)} face(s), {stats.events} event(s)); "
           f"{stats.skip_line()}")
     if stats.resets:
         print(f"stamps went back {len(stats.resets)} time(s): tracks were reset there")
-    if writer is not None:
-        counts = ", ".join(f"{n} on {topic}" for topic, n in writer.counts.items())
-        print(f"wrote bag {args.out} ({args.storage}, metadata v{writer.version} for {args.distro}): {counts}")
-    if summary is not None:
+    if args.out is not None:
+        counts = ", ".join(f"{n} on {topic}" for topic, n in outcome.bag_counts.items())
+        print(f"wrote bag {args.out} ({args.storage}, metadata v{outcome.bag_version} for {args.distro}): {counts}")
+    if outcome.summary is not None:
         print(f"wrote report {args.report} (see {args.report / SUMMARY_MD})")
     sys.stdout.flush()
     return 0
