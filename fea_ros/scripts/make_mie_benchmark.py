@@ -12,7 +12,7 @@ lighting, noise, compression only), so 54 MiE and 36 MaE; with --high-rate also 
 type: a third are eye-region actions with a blink within 0.1 s of their onset, a sixth eye-region actions
 alone, the rest lower-face actions; a third are unilateral; half the MaE are long with a hold. Half the clips
 (expressive and neutral) are JPEG at quality 60-85, half lossless (PNG); a third have a rigid bystander face
-cut by the right edge of the 480 x 320 frame.
+cut by the right edge of a 480 x 320 frame (the others are 320 x 320).
 
 Output (not committed; default out/mie_benchmark/seed-<N>):
     clips.json            one entry per clip: name, fps, frames, neutral, photo, frame size, frame_ext,

@@ -120,6 +120,22 @@ def region_motion(flow: np.ndarray, regions: RegionBoxes) -> np.ndarray:
     return means - rigid
 
 
+def similarity_residual(motion: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(R, 2) region motion minus the least-squares similarity motion of all regions together.
+
+    What a similarity of the whole face explains is global misalignment (a face that slid against its crop),
+    not a local movement; a movement of one or two regions keeps most of its motion here.
+    """
+    x, y = centres[:, 0] - centres[:, 0].mean(), centres[:, 1] - centres[:, 1].mean()
+    u, v = motion[:, 0] - motion[:, 0].mean(), motion[:, 1] - motion[:, 1].mean()
+    spread = float((x ** 2 + y ** 2).sum())
+    if spread <= 0:
+        return motion - motion.mean(axis=0)
+    a = float((x * u + y * v).sum()) / spread
+    b = float((x * v - y * u).sum()) / spread
+    return np.stack([u - (a * x - b * y), v - (b * x + a * y)], axis=1)
+
+
 def _build_channels() -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], np.ndarray]:
     """Signals measured per frame: each region's own motion, and mirror-symmetric pairs.
 

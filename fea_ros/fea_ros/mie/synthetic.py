@@ -132,10 +132,14 @@ class Bystander:
 
 @dataclass
 class RenderedFrame:
-    image: np.ndarray  # BGR uint8 after compression
     encoded: bytes  # JPEG (or PNG when lossless) file bytes
     points: np.ndarray  # (N, 2) subject landmarks, frame px
     bystander_points: np.ndarray | None  # (N, 2) bystander landmarks, frame px (may lie outside the frame)
+
+    @property
+    def image(self) -> np.ndarray:
+        """BGR uint8 as a reader of the file sees it (after compression)."""
+        return cv2.imdecode(np.frombuffer(self.encoded, np.uint8), cv2.IMREAD_COLOR)
 
 
 class FaceAnimator:
@@ -245,10 +249,8 @@ class FaceAnimator:
         frame = self._light_and_noise(spec, frame, t, rng)
         if spec.lossless:
             ok, encoded = cv2.imencode(".png", frame, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-            decoded = frame
         else:
             ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, spec.jpeg_quality])
-            decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
         mesh = self.mesh.copy()
         if np.any(displacement):
             xi = np.clip(np.round(mesh[:, 0]).astype(int), 0, displacement.shape[1] - 1)
@@ -258,7 +260,7 @@ class FaceAnimator:
         points += rng.normal(0.0, spec.landmark_jitter_px, points.shape)
         if other_points is not None and spec.bystander is not None:
             other_points = other_points + rng.normal(0.0, spec.bystander.landmark_jitter_px, other_points.shape)
-        return RenderedFrame(decoded, encoded.tobytes(), points, other_points)
+        return RenderedFrame(encoded.tobytes(), points, other_points)
 
     def _composite(self, spec: ClipSpec, placement: Bystander, frame: np.ndarray,
                    t: float) -> tuple[np.ndarray, np.ndarray]:
@@ -277,7 +279,8 @@ class FaceAnimator:
         w = frame.shape[1]
         ramp = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :, None]
         light = gain * (1.0 + spec.light_gradient * math.sin(0.7 * phase + 1.0) * ramp)
-        noisy = frame.astype(np.float32) * light + rng.normal(0.0, spec.noise_sigma, frame.shape).astype(np.float32)
+        noise = rng.standard_normal(frame.shape, dtype=np.float32) * np.float32(spec.noise_sigma)
+        noisy = frame.astype(np.float32) * light + noise
         return np.clip(noisy, 0, 255).astype(np.uint8)
 
 

@@ -5,7 +5,8 @@ whole benchmark (``category_mix``): eye-region actions (upper-lid raise AU5, bro
 AU1, brow raise AU1+2) with a blink starting within 0.1 s of the movement's onset, eye-region actions without
 one, and lower-face actions (lip-corner pull, lip press, nose wrinkle, chin raise); a third act on one side of the
 face only. Half of the MaE are long (2-3.6 s) with a hold at the apex. Clips are JPEG (quality 60-85) or
-lossless, and a third have a bystander: a second face, partly outside the frame, that only moves rigidly.
+lossless, and a third have a bystander: a second face, partly outside the frame, that only moves rigidly (those
+clips are 480 x 320, the others 320 x 320).
 """
 from __future__ import annotations
 
@@ -107,6 +108,8 @@ def plan_clip(name: str, rng: np.random.Generator, fps: float, duration_s: float
     """
     if len(kinds) != len(categories):
         raise ValueError(f"clip {name}: {len(kinds)} movements but {len(categories)} categories")
+    if bystander_photo is None:
+        frame_size = (min(frame_size[0], frame_size[1]), frame_size[1])  # no room needed beside the subject
     w, h = frame_size
     movements: list[Movement] = []
     t = 1.2  # the spotter's warm-up
@@ -144,7 +147,7 @@ def plan_clip(name: str, rng: np.random.Generator, fps: float, duration_s: float
                     light_gain=float(rng.uniform(0.06, 0.15)), light_gradient=float(rng.uniform(0.04, 0.12)),
                     light_period_s=float(rng.uniform(8.0, 20.0)),
                     landmark_jitter_px=float(rng.uniform(0.3, 0.7)), seed=int(rng.integers(0, 2 ** 31)),
-                    bystander=bystander, subject_centre=(0.4 * w, h / 2.0))
+                    bystander=bystander, subject_centre=(0.4 * w, h / 2.0) if bystander else None)
 
 
 def movement_categories(movement: Movement, lossless: bool) -> tuple[str, ...]:

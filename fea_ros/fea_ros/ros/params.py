@@ -74,6 +74,8 @@ _PIPELINE_DOCS: dict[str, tuple[str, tuple[str, ...], float | None, float | None
     "mie.macro_intensity": ("movement intensity at or above which an event is MACRO", (), 0.0, 1.0),
     "mie.crop_px": ("side of the aligned face crop the spotter works on (pixels)", (), 32, 512),
     "mie.occlusion_overlap": ("a face whose box another face's box covers by this fraction is not measured; its spotter restarts", (), 0.0, 1.0),
+    "mie.max_outside_fraction": ("a face with more than this share of its mesh points outside the image is not measured; its spotter restarts", (), 0.0, 1.0),
+    "mie.max_alignment_residual": ("a face whose stable landmarks miss the alignment template by more than this (inter-ocular distances, RMS) is not measured", (), 0.0, 1.0),
     "inference.backend": ("inference backend: onnxruntime, tensorrt (Jetson / NVIDIA GPU) or auto (TensorRT when usable)", ("onnxruntime", "tensorrt", "auto"), None, None),
     "inference.precision": ("TensorRT precision", ("fp32", "fp16", "int8"), None, None),
     "inference.threads": ("ONNX Runtime intra-op threads per network", (), 1, 64),
