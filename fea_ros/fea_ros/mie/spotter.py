@@ -64,13 +64,16 @@ _BROW_CHANNELS = [CHANNEL_NAMES.index("brow_right"), CHANNEL_NAMES.index("brow_l
 _EYE_CHANNELS = [CHANNEL_NAMES.index("eye_right"), CHANNEL_NAMES.index("eye_left")]
 #: a start also needs this fraction of the threshold after a whole-face similarity is taken out
 LOCAL_FRACTION = 0.5
-#: a new rise of this many thresholds after the level fell below half its peak is a second movement
+#: a region starting to move after the event's level fell below this fraction of its peak is a second movement
 SPLIT_FRACTION = 0.5
+
+
+OUTSIDE_STRIDE = 4
 
 
 def outside_fraction(points: np.ndarray, shape: tuple[int, ...]) -> float:
     """Share of the mesh points that lie outside an image of ``shape`` (rows, cols, ...)."""
-    xy = np.asarray(points)[:, :2]
+    xy = np.asarray(points)[::OUTSIDE_STRIDE, :2]  # every 4th point covers the mesh evenly enough
     h, w = shape[:2]
     inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
     return float(1.0 - inside.mean()) if len(xy) else 1.0
@@ -339,6 +342,8 @@ class MieSpotter:
         current = track.history[-1]
         scale = current.scale if current.scale is not None else 1.0
         joining = ((current.z - current.common) / scale >= c.threshold_sigma) & ~_EYE_MASK
+        # a region that had not moved yet, crossing the threshold while the event decays, is a new movement
+        newcomers = joining & ~track.active
         track.active |= joining
         # only the channels that moved decide when the movement is over: the maximum of all the others
         # would keep crossing a low level by chance
@@ -367,8 +372,7 @@ class MieSpotter:
             track.below_since_ns = None
         window_ns = int(c.window_s * 1e9)
         # a second movement rising out of the first one's decay, before it got back to rest
-        split = (track.trough <= SPLIT_FRACTION * track.peak_z
-                 and level - track.trough >= c.threshold_sigma and joining.any())
+        split = bool(newcomers.any()) and track.trough <= SPLIT_FRACTION * track.peak_z
         ended = track.below_since_ns is not None and stamp_ns - track.below_since_ns >= window_ns
         forced = (stamp_ns - track.detected_ns) * 1e-9 >= c.max_event_s
         if not (ended or forced or split):
@@ -386,7 +390,7 @@ class MieSpotter:
             # than the trough between the two movements
             track.floor_ns = offset_ns
             track.detected_ns = stamp_ns
-            self._arm(track, joining)
+            self._arm(track, newcomers)
             return events
         track.frozen = None
         track.below_since_ns = None
