@@ -50,7 +50,7 @@ def category_rows(rate: RateResult) -> list[list[str]]:
 
 def report(results: dict[float, RateResult], config: MieConfig, markdown: bool, data, landmarks: str) -> str:
     header = ["method", "MiE F1", "MaE F1", "overall F1", "MiE TP/pred/GT", "MaE TP/pred/GT",
-              "FP/min neutral", "delay median / max (s)", "ms/face/frame mean / p95"]
+              "FP/min neutral", "delay median / max (s)", "CPU ms/face/frame mean / p95"]
     lines: list[str] = []
     for fps in sorted(results):
         rate = results[fps]

@@ -15,8 +15,16 @@ import numpy as np
 REGIONS: dict[str, tuple[int, ...]] = {
     "brow_right": (70, 63, 105, 66, 107, 46, 53, 52, 65, 55),
     "brow_left": (300, 293, 334, 296, 336, 276, 283, 282, 295, 285),
+    # the inner thirds of the brows on their own: AU1 and AU4 move mostly these, and in the whole-brow box the
+    # still outer part dilutes them
+    "brow_inner_right": (107, 66, 55, 65),
+    "brow_inner_left": (336, 296, 285, 295),
     "eye_right": (33, 160, 158, 133, 153, 144, 159, 145),
     "eye_left": (362, 385, 387, 263, 373, 380, 386, 374),
+    # the middle of each upper lid alone: an upper-lid raise moves this, and in the whole-eye box the fixed
+    # corners and lower lid dilute it
+    "lid_right": (161, 160, 159, 158, 157),
+    "lid_left": (384, 385, 386, 387, 388),
     "nose": (48, 115, 220, 278, 344, 440, 64, 294),
     "mouth_corner_right": (61, 146, 91, 185, 40),
     "mouth_corner_left": (291, 375, 321, 409, 270),
@@ -25,8 +33,8 @@ REGIONS: dict[str, tuple[int, ...]] = {
     "chin": (152, 175, 199, 200, 377, 148),
 }
 REGION_NAMES: tuple[str, ...] = tuple(REGIONS)
-EYE_REGIONS = ("eye_right", "eye_left")
-BROW_REGIONS = ("brow_right", "brow_left")
+EYE_REGIONS = ("eye_right", "eye_left", "lid_right", "lid_left")
+BROW_REGIONS = ("brow_right", "brow_left", "brow_inner_right", "brow_inner_left")
 REFERENCE_REGIONS: dict[str, tuple[int, ...]] = {
     "forehead": (10, 151, 108, 337),
     "nose_bridge": (6, 197, 195),
@@ -157,6 +165,8 @@ def _build_channels() -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], np.
         members.append((name,))
         rows.append(np.stack([row([(name, 0, 1.0)]), row([(name, 1, 1.0)])]))
     for name, right, left in (("brows", "brow_right", "brow_left"),
+                              ("inner_brows", "brow_inner_right", "brow_inner_left"),
+                              ("lids", "lid_right", "lid_left"),
                               ("mouth_corners", "mouth_corner_right", "mouth_corner_left")):
         names.append(name)
         members.append((right, left))

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 #: FaceMesh eye-aspect-ratio points: corner, upper, upper, corner, lower, lower
 EAR_POINTS = ((33, 160, 158, 133, 153, 144), (362, 385, 387, 263, 373, 380))
 BLINK_AU = 45
+#: face part of each channel: a second movement is one in a part that was not moving
+_PART = tuple("upper" if any(r in BROW_REGIONS or r in EYE_REGIONS for r in regions) else "lower"
+              for regions in CHANNEL_REGIONS)
 _EYE_MASK = np.array([any(r in EYE_REGIONS for r in regions) for regions in CHANNEL_REGIONS])
 _BROW_MASK = np.array([any(r in BROW_REGIONS for r in regions) for regions in CHANNEL_REGIONS])
 #: intensity 1.0 = a peak regional displacement of this fraction of the inter-ocular distance
@@ -57,11 +60,14 @@ BLINK_BROW_FACTOR = 1.3
 BLINK_REFERENCE_S = 0.6
 #: share of an eyelid's flow that shows in the brow region above it (DIS smooths over its patch size)
 LID_BLEED = 0.5
+LID_BLEED_INNER = 0.6  # the inner brow box reaches closer to the lid
 #: rows of the (R, 2) region motion / channels of the same side: right, left
-_BROW_ROWS = [REGION_NAMES.index("brow_right"), REGION_NAMES.index("brow_left")]
-_EYE_ROWS = [REGION_NAMES.index("eye_right"), REGION_NAMES.index("eye_left")]
-_BROW_CHANNELS = [CHANNEL_NAMES.index("brow_right"), CHANNEL_NAMES.index("brow_left")]
-_EYE_CHANNELS = [CHANNEL_NAMES.index("eye_right"), CHANNEL_NAMES.index("eye_left")]
+_BROW_ROWS = [REGION_NAMES.index(name) for name in BROW_REGIONS]
+_LID_ROWS = [REGION_NAMES.index(name.replace("brow_inner", "eye").replace("brow", "eye")) for name in BROW_REGIONS]
+_EYE_ROWS = [REGION_NAMES.index(name) for name in EYE_REGIONS]
+_BROW_CHANNELS = [CHANNEL_NAMES.index(name) for name in BROW_REGIONS]
+_BLEED = np.array([LID_BLEED_INNER if "inner" in name else LID_BLEED for name in BROW_REGIONS])
+_EYE_CHANNELS = [CHANNEL_NAMES.index(name) for name in EYE_REGIONS]
 #: a start also needs this fraction of the threshold after a whole-face similarity is taken out
 LOCAL_FRACTION = 0.5
 #: a region starting to move after the event's level fell below this fraction of its peak is a second movement
@@ -69,6 +75,7 @@ SPLIT_FRACTION = 0.5
 
 
 OUTSIDE_STRIDE = 4
+_X_90 = float(np.arccos(1.0 - 2.0 * 0.9) / np.pi)  # where a raised-cosine rise reaches 90 % (0.795)
 
 
 def outside_fraction(points: np.ndarray, shape: tuple[int, ...]) -> float:
@@ -104,6 +111,8 @@ def _direction_action_units(region: str, motion: np.ndarray) -> tuple[int, ...]:
     vertical_up = dy < 0 and abs(dy) >= 0.5 * abs(dx)
     if region.startswith("brow"):
         return (1, 2) if dy < 0 else (4,)
+    if region.startswith(("lid", "eye")):
+        return (5,) if vertical_up else ()
     if region == "nose":
         return (9,) if vertical_up else ()
     if region.startswith("mouth_corner"):
@@ -246,18 +255,18 @@ class MieSpotter:
         # shows it (a lid going up is an upper-lid raise)
         closing = eye_z * (motion[_EYE_ROWS, 1] > 0)
         lids_dominate = closing.max() >= c.threshold_sigma and closing.max() > LID_DOMINANCE * brow_z.max()
-        near_blink = eyes_busy or reference.blink or lids_dominate
+        near_blink = bool(eyes_busy or reference.blink or lids_dominate)
         # the flow is smooth over a few pixels, so a moving lid (a blink, an upper-lid raise) drags the flow of
         # the brow just above it along; that part (a fixed share of the lid's motion) is not the brow's own
         # (a brow that leads drags the lid instead: then nothing is taken off)
-        lid_led = np.linalg.norm(motion[_EYE_ROWS], axis=1) > np.linalg.norm(motion[_BROW_ROWS], axis=1)
+        lid_led = np.linalg.norm(motion[_LID_ROWS], axis=1) > np.linalg.norm(motion[_BROW_ROWS], axis=1)
         motion = motion.copy()
-        motion[_BROW_ROWS] -= LID_BLEED * motion[_EYE_ROWS] * lid_led[:, None]
+        motion[_BROW_ROWS] -= _BLEED[:, None] * motion[_LID_ROWS] * lid_led[:, None]
         vectors = channel_motion(motion)
         magnitude = np.linalg.norm(vectors, axis=1)
         z = magnitude / track.noise
         # a lid that moved up against an open-eye reference is an upper-lid raise (a blink moves it down)
-        lid_raise = _EYE_MASK & (vectors[:, 1] < 0) & (-vectors[:, 1] >= np.abs(vectors[:, 0])) & ~near_blink
+        lid_raise = _EYE_MASK & (vectors[:, 1] < 0) & (-vectors[:, 1] >= np.abs(vectors[:, 0])) & (not near_blink)
         allowed = ~_EYE_MASK | lid_raise
         scale = np.where(_BROW_MASK & near_blink, BLINK_BROW_FACTOR, 1.0)
         # a disturbance of the whole face (a blink shifting the mesh, a fast head shift) raises every channel;
@@ -268,7 +277,9 @@ class MieSpotter:
         track.history.append(_Record(stamp_ns, z, motion, candidate, near_blink, au, common, scale))
         warm = (stamp_ns - track.first_ns) * 1e-9 >= c.warmup_s
         if track.frozen is None:
-            self._learn_noise(track, magnitude, z, stamp_ns)
+            # a blink is not the eye region's noise: learning from it would raise the level an upper-lid
+            # raise or a brow movement must reach
+            self._learn_noise(track, magnitude, stamp_ns, _EYE_MASK | _BROW_MASK if near_blink else None)
             if warm and candidate >= c.threshold_sigma and self._local(motion, reference.regions, track.noise):
                 track.frozen = reference
                 track.detected_ns = stamp_ns
@@ -289,7 +300,7 @@ class MieSpotter:
         track.level = None
         track.raw_below_ns = None
         track.trough = float("inf")
-        track.active = active
+        track.active = np.asarray(active, dtype=bool)
         track.started = active.copy()
 
     def _blink(self, track: _Track, face: AlignedFace, action_units: ActionUnits | None) -> bool:
@@ -326,7 +337,8 @@ class MieSpotter:
         while track.history and stamp_ns - track.history[0].stamp_ns > keep_history:
             track.history.popleft()
 
-    def _learn_noise(self, track: _Track, magnitude: np.ndarray, z: np.ndarray, stamp_ns: int) -> None:
+    def _learn_noise(self, track: _Track, magnitude: np.ndarray, stamp_ns: int, hold: np.ndarray | None) -> None:
+        """Running mean of each channel's displacement at rest; channels in ``hold`` keep their level."""
         if len(track.history) < 2:
             return
         dt = (stamp_ns - track.history[-2].stamp_ns) * 1e-9
@@ -335,7 +347,8 @@ class MieSpotter:
         alpha = max(1.0 - np.exp(-max(dt, 0.0) / self.config.noise_time_constant_s), 1.0 / track.noise_updates)
         # outliers (the start of a slow movement) enter at most at twice the current level
         clipped = np.minimum(magnitude, 2.0 * track.noise)
-        track.noise = np.maximum((1 - alpha) * track.noise + alpha * clipped, MIN_NOISE_PX)
+        updated = np.maximum((1 - alpha) * track.noise + alpha * clipped, MIN_NOISE_PX)
+        track.noise = updated if hold is None else np.where(hold, track.noise, updated)
 
     def _follow(self, face_id: str, track: _Track, stamp_ns: int) -> list[MicroExpressionEvent]:
         c = self.config
@@ -343,7 +356,9 @@ class MieSpotter:
         scale = current.scale if current.scale is not None else 1.0
         joining = ((current.z - current.common) / scale >= c.threshold_sigma) & ~_EYE_MASK
         # a region that had not moved yet, crossing the threshold while the event decays, is a new movement
-        newcomers = joining & ~track.active
+        # (a region of a face part that is already moving is the same movement spreading)
+        moving_parts = {_PART[i] for i in np.flatnonzero(track.active)}
+        newcomers = joining & ~track.active & np.array([part not in moving_parts for part in _PART])
         track.active |= joining
         # only the channels that moved decide when the movement is over: the maximum of all the others
         # would keep crossing a low level by chance
@@ -411,6 +426,7 @@ class MieSpotter:
             onset -= 1
         onset_ns = history[onset].stamp_ns
         inside = [r for r in history[detected:] if r.stamp_ns < offset_ns] or [history[detected]]
+        onset_ns, offset_ns = self._extrapolate(history[onset:], onset_ns, offset_ns, edge, track, emitted_ns)
         apex = max(inside, key=lambda r: r.z[active].max())
         margin_ns = int(BLINK_MARGIN_S * 1e9)
         near_blink = any(r.blink for r in history if onset_ns - margin_ns <= r.stamp_ns <= offset_ns + margin_ns)
@@ -438,6 +454,30 @@ class MieSpotter:
             type=kind, regions=regions,
             action_units=self._moved_action_units(track, history, onset, inside, moved, apex),
             intensity=intensity, confidence=min(max(confidence, 0.0), 1.0), emitted_ns=int(emitted_ns))
+
+    @staticmethod
+    def _extrapolate(records: list[_Record], onset_ns: int, offset_ns: int, edge: float, track: _Track,
+                     emitted_ns: int) -> tuple[int, int]:
+        """Onset and offset moved out to where the movement left and re-joined rest.
+
+        The signal crosses ``edge`` some way into the rise (and before the end of the fall), so the measured
+        interval is shorter than the movement. Facial movements rise and fall smoothly; for a raised-cosine
+        profile the time from rest to the edge is a known fraction of the time from the edge to 90 % of the
+        peak, which is measured.
+        """
+        peak = track.peak_z
+        if peak <= 0 or not records:
+            return onset_ns, offset_ns
+        fraction = float(np.clip(edge / peak, 0.02, 0.6))
+        x_edge = float(np.arccos(1.0 - 2.0 * fraction) / np.pi)
+        ratio = x_edge / (_X_90 - x_edge)
+        levels = [(r.stamp_ns, _event_level(r.z, track.active)) for r in records if r.stamp_ns <= offset_ns]
+        high = [t for t, level in levels if level >= 0.9 * peak]
+        if not high:
+            return onset_ns, offset_ns
+        new_onset = onset_ns - int(ratio * max(high[0] - onset_ns, 0))
+        new_offset = offset_ns + int(ratio * max(offset_ns - high[-1], 0))
+        return max(new_onset, track.floor_ns), min(new_offset, emitted_ns)
 
     def _moved_action_units(self, track: _Track, history: list[_Record], onset: int, inside: list[_Record],
                             moved: np.ndarray, apex: _Record) -> tuple[int, ...]:
