@@ -89,30 +89,39 @@ class FlowEstimator:
 def fit_rigid_motion(flow: np.ndarray, boxes: list[tuple[int, int, int, int]], step: int = 2) -> np.ndarray:
     """Least-squares similarity motion (u = a x - b y + tx, v = b x + a y + ty) of the flow inside ``boxes``.
 
-    Returns (a, b, tx, ty); zeros when the boxes hold too few samples.
+    Sampled every ``step`` pixels. Returns (a, b, tx, ty); zeros when the boxes hold too few samples. The sums
+    the fit needs are taken per box from row and column totals (no coordinate grids are built).
     """
-    xs, ys, us, vs = [], [], [], []
+    n = sx = sy = sxx = su = sv = sxu = syu = sxv = syv = 0.0
     for x0, y0, x1, y1 in boxes:
-        grid_y, grid_x = np.mgrid[y0:y1:step, x0:x1:step]
         patch = flow[y0:y1:step, x0:x1:step]
-        xs.append(grid_x.ravel())
-        ys.append(grid_y.ravel())
-        us.append(patch[..., 0].ravel())
-        vs.append(patch[..., 1].ravel())
-    x = np.concatenate(xs).astype(np.float64)
-    y = np.concatenate(ys).astype(np.float64)
-    if x.size < 8:
+        if patch.size == 0:
+            continue
+        xs = np.arange(x0, x1, step, dtype=np.float64)[:patch.shape[1]]
+        ys = np.arange(y0, y1, step, dtype=np.float64)[:patch.shape[0]]
+        rows, cols = patch.shape[:2]
+        columns = patch.sum(axis=0, dtype=np.float64)  # (cols, 2)
+        lines = patch.sum(axis=1, dtype=np.float64)  # (rows, 2)
+        n += rows * cols
+        sx += rows * xs.sum()
+        sy += cols * ys.sum()
+        sxx += rows * (xs ** 2).sum() + cols * (ys ** 2).sum()
+        su += columns[:, 0].sum()
+        sv += columns[:, 1].sum()
+        sxu += xs @ columns[:, 0]
+        sxv += xs @ columns[:, 1]
+        syu += ys @ lines[:, 0]
+        syv += ys @ lines[:, 1]
+    if n < 8:
         return np.zeros(4)
-    u = np.concatenate(us)
-    v = np.concatenate(vs)
-    x_mean, y_mean = x.mean(), y.mean()
-    xc, yc = x - x_mean, y - y_mean
-    spread = (xc ** 2 + yc ** 2).sum()
-    uc, vc = u - u.mean(), v - v.mean()
-    a = ((xc * uc + yc * vc).sum() / spread) if spread > 0 else 0.0
-    b = ((xc * vc - yc * uc).sum() / spread) if spread > 0 else 0.0
-    tx = u.mean() - (a * x_mean - b * y_mean)
-    ty = v.mean() - (b * x_mean + a * y_mean)
+    x_mean, y_mean, u_mean, v_mean = sx / n, sy / n, su / n, sv / n
+    spread = sxx - n * (x_mean ** 2 + y_mean ** 2)
+    cross_a = (sxu - n * x_mean * u_mean) + (syv - n * y_mean * v_mean)
+    cross_b = (sxv - n * x_mean * v_mean) - (syu - n * y_mean * u_mean)
+    a = cross_a / spread if spread > 0 else 0.0
+    b = cross_b / spread if spread > 0 else 0.0
+    tx = u_mean - (a * x_mean - b * y_mean)
+    ty = v_mean - (b * x_mean + a * y_mean)
     return np.array([a, b, tx, ty])
 
 
