@@ -68,6 +68,11 @@ _EYE_ROWS = [REGION_NAMES.index(name) for name in EYE_REGIONS]
 _BROW_CHANNELS = [CHANNEL_NAMES.index(name) for name in BROW_REGIONS]
 _BLEED = np.array([LID_BLEED_INNER if "inner" in name else LID_BLEED for name in BROW_REGIONS])
 _EYE_CHANNELS = [CHANNEL_NAMES.index(name) for name in EYE_REGIONS]
+_LID_CHANNELS = [CHANNEL_NAMES.index(REGION_NAMES[row]) for row in _LID_ROWS]
+_NOT_EYE = ~_EYE_MASK
+_EYE_OR_BROW = _EYE_MASK | _BROW_MASK
+_NO_SCALE = np.ones(len(CHANNEL_NAMES))
+_BLINK_SCALE = np.where(_BROW_MASK, BLINK_BROW_FACTOR, 1.0)
 #: a start also needs this fraction of the threshold after a whole-face similarity is taken out
 LOCAL_FRACTION = 0.5
 #: a region starting to move after the event's level fell below this fraction of its peak is a second movement
@@ -248,30 +253,36 @@ class MieSpotter:
             return []
         motion = region_motion(self._flow(reference.crop, sample.crop), reference.regions)
         if track.noise is None:
-            track.noise = np.maximum(np.linalg.norm(channel_motion(motion), axis=1), MIN_NOISE_PX)
-        eye_z = np.linalg.norm(motion[_EYE_ROWS], axis=1) / track.noise[_EYE_CHANNELS]
-        brow_z = np.linalg.norm(motion[_BROW_ROWS], axis=1) / track.noise[_BROW_CHANNELS]
+            first = channel_motion(motion)
+            track.noise = np.maximum(np.hypot(first[:, 0], first[:, 1]), MIN_NOISE_PX)
+        speed = np.hypot(motion[:, 0], motion[:, 1])
+        eye_z = speed[_EYE_ROWS] / track.noise[_EYE_CHANNELS]
         # an eyelid coming down much more than the brows move is a blink starting before the eye aspect ratio
         # shows it (a lid going up is an upper-lid raise)
-        closing = eye_z * (motion[_EYE_ROWS, 1] > 0)
-        lids_dominate = closing.max() >= c.threshold_sigma and closing.max() > LID_DOMINANCE * brow_z.max()
+        closing = float((eye_z * (motion[_EYE_ROWS, 1] > 0)).max())
+        brow_z = float((speed[_BROW_ROWS] / track.noise[_BROW_CHANNELS]).max())
+        lids_dominate = closing >= c.threshold_sigma and closing > LID_DOMINANCE * brow_z
         near_blink = bool(eyes_busy or reference.blink or lids_dominate)
         # the flow is smooth over a few pixels, so a moving lid (a blink, an upper-lid raise) drags the flow of
         # the brow just above it along; that part (a fixed share of the lid's motion) is not the brow's own
         # (a brow that leads drags the lid instead: then nothing is taken off)
-        lid_led = np.linalg.norm(motion[_LID_ROWS], axis=1) > np.linalg.norm(motion[_BROW_ROWS], axis=1)
+        # (only for a lid that really moves: at rest the subtraction would just add the lid's noise)
+        lid_led = (speed[_LID_ROWS] > speed[_BROW_ROWS]) & (
+            speed[_LID_ROWS] >= c.threshold_sigma * track.noise[_LID_CHANNELS])
         motion = motion.copy()
-        motion[_BROW_ROWS] -= _BLEED[:, None] * motion[_LID_ROWS] * lid_led[:, None]
+        motion[_BROW_ROWS] -= (_BLEED * lid_led)[:, None] * motion[_LID_ROWS]
         vectors = channel_motion(motion)
-        magnitude = np.linalg.norm(vectors, axis=1)
+        magnitude = np.hypot(vectors[:, 0], vectors[:, 1])
         z = magnitude / track.noise
-        # a lid that moved up against an open-eye reference is an upper-lid raise (a blink moves it down)
-        lid_raise = _EYE_MASK & (vectors[:, 1] < 0) & (-vectors[:, 1] >= np.abs(vectors[:, 0])) & (not near_blink)
-        allowed = ~_EYE_MASK | lid_raise
-        scale = np.where(_BROW_MASK & near_blink, BLINK_BROW_FACTOR, 1.0)
+        if near_blink:
+            allowed, scale = _NOT_EYE, _BLINK_SCALE
+        else:
+            # a lid that moved up against an open-eye reference is an upper-lid raise (a blink moves it down)
+            allowed = _NOT_EYE | (_EYE_MASK & (vectors[:, 1] < 0) & (-vectors[:, 1] >= np.abs(vectors[:, 0])))
+            scale = _NO_SCALE
         # a disturbance of the whole face (a blink shifting the mesh, a fast head shift) raises every channel;
         # only what a channel rises above that common level counts
-        common = max(0.0, float(np.median(z[~_EYE_MASK])) - 1.0)
+        common = max(0.0, float(np.median(z[_NOT_EYE])) - 1.0)
         effective = (z - common) / scale
         candidate = float(effective[allowed].max())
         track.history.append(_Record(stamp_ns, z, motion, candidate, near_blink, au, common, scale))
@@ -279,7 +290,7 @@ class MieSpotter:
         if track.frozen is None:
             # a blink is not the eye region's noise: learning from it would raise the level an upper-lid
             # raise or a brow movement must reach
-            self._learn_noise(track, magnitude, stamp_ns, _EYE_MASK | _BROW_MASK if near_blink else None)
+            self._learn_noise(track, magnitude, stamp_ns, _EYE_OR_BROW if near_blink else None)
             if warm and candidate >= c.threshold_sigma and self._local(motion, reference.regions, track.noise):
                 track.frozen = reference
                 track.detected_ns = stamp_ns
