@@ -350,27 +350,30 @@ class MieSpotter:
 
     def _learn_noise(self, track: _Track, magnitude: np.ndarray, stamp_ns: int, hold: np.ndarray | None) -> None:
         """Running mean of each channel's displacement at rest; channels in ``hold`` keep their level."""
-        if len(track.history) < 2:
+        noise = track.noise
+        if len(track.history) < 2 or noise is None:
             return
         dt = (stamp_ns - track.history[-2].stamp_ns) * 1e-9
         track.noise_updates += 1
         # a plain running mean until the time constant is reached, so the first frames do not dominate
         alpha = max(1.0 - np.exp(-max(dt, 0.0) / self.config.noise_time_constant_s), 1.0 / track.noise_updates)
         # outliers (the start of a slow movement) enter at most at twice the current level
-        clipped = np.minimum(magnitude, 2.0 * track.noise)
-        updated = np.maximum((1 - alpha) * track.noise + alpha * clipped, MIN_NOISE_PX)
-        track.noise = updated if hold is None else np.where(hold, track.noise, updated)
+        clipped = np.minimum(magnitude, 2.0 * noise)
+        updated = np.maximum((1 - alpha) * noise + alpha * clipped, MIN_NOISE_PX)
+        track.noise = updated if hold is None else np.where(hold, noise, updated)
 
     def _follow(self, face_id: str, track: _Track, stamp_ns: int) -> list[MicroExpressionEvent]:
         c = self.config
         current = track.history[-1]
+        if track.active is None:  # _follow runs only during an event, which always has its channels
+            return []
         scale = current.scale if current.scale is not None else 1.0
         joining = ((current.z - current.common) / scale >= c.threshold_sigma) & ~_EYE_MASK
         # a region that had not moved yet, crossing the threshold while the event decays, is a new movement
         # (a region of a face part that is already moving is the same movement spreading)
         moving_parts = {_PART[i] for i in np.flatnonzero(track.active)}
         newcomers = joining & ~track.active & np.array([part not in moving_parts for part in _PART])
-        track.active |= joining
+        track.active = track.active | joining
         # only the channels that moved decide when the movement is over: the maximum of all the others
         # would keep crossing a low level by chance
         level = _event_level(current.z, track.active)
@@ -403,7 +406,7 @@ class MieSpotter:
         forced = (stamp_ns - track.detected_ns) * 1e-9 >= c.max_event_s
         if not (ended or forced or split):
             return []
-        if ended:
+        if ended and track.below_since_ns is not None:
             offset_ns = track.below_since_ns
         elif split:
             offset_ns = max(track.trough_ns, stamp_ns - window_ns)
@@ -431,13 +434,14 @@ class MieSpotter:
         history = list(track.history)
         detected = next(i for i, r in enumerate(history) if r.stamp_ns >= track.detected_ns)
         onset = detected
-        active = track.active
+        active = track.active if track.active is not None else np.zeros(len(CHANNEL_NAMES), dtype=bool)
         while onset > 0 and _event_level(history[onset - 1].z, active) >= edge \
                 and history[onset - 1].stamp_ns >= track.floor_ns:
             onset -= 1
         onset_ns = history[onset].stamp_ns
         inside = [r for r in history[detected:] if r.stamp_ns < offset_ns] or [history[detected]]
-        onset_ns, offset_ns = self._extrapolate(history[onset:], onset_ns, offset_ns, edge, track, emitted_ns)
+        onset_ns, offset_ns = self._extrapolate(history[onset:], onset_ns, offset_ns, edge, track, active,
+                                                emitted_ns)
         apex = max(inside, key=lambda r: r.z[active].max())
         margin_ns = int(BLINK_MARGIN_S * 1e9)
         near_blink = any(r.blink for r in history if onset_ns - margin_ns <= r.stamp_ns <= offset_ns + margin_ns)
@@ -468,7 +472,7 @@ class MieSpotter:
 
     @staticmethod
     def _extrapolate(records: list[_Record], onset_ns: int, offset_ns: int, edge: float, track: _Track,
-                     emitted_ns: int) -> tuple[int, int]:
+                     active: np.ndarray, emitted_ns: int) -> tuple[int, int]:
         """Onset and offset moved out to where the movement left and re-joined rest.
 
         The signal crosses ``edge`` some way into the rise (and before the end of the fall), so the measured
@@ -482,7 +486,7 @@ class MieSpotter:
         fraction = float(np.clip(edge / peak, 0.02, 0.6))
         x_edge = float(np.arccos(1.0 - 2.0 * fraction) / np.pi)
         ratio = x_edge / (_X_90 - x_edge)
-        levels = [(r.stamp_ns, _event_level(r.z, track.active)) for r in records if r.stamp_ns <= offset_ns]
+        levels = [(r.stamp_ns, _event_level(r.z, active)) for r in records if r.stamp_ns <= offset_ns]
         high = [t for t, level in levels if level >= 0.9 * peak]
         if not high:
             return onset_ns, offset_ns

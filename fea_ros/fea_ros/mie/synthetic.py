@@ -139,7 +139,10 @@ class RenderedFrame:
     @property
     def image(self) -> np.ndarray:
         """BGR uint8 as a reader of the file sees it (after compression)."""
-        return cv2.imdecode(np.frombuffer(self.encoded, np.uint8), cv2.IMREAD_COLOR)
+        image = cv2.imdecode(np.frombuffer(self.encoded, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError("the rendered frame's bytes do not decode as an image")
+        return np.asarray(image)
 
 
 class FaceAnimator:
@@ -168,11 +171,11 @@ class FaceAnimator:
         """(H, W) float32 soft mask of the face (mesh hull grown by a third of the inter-ocular distance)."""
         if self._mask is None:
             hull = cv2.convexHull(self.mesh.astype(np.float32)).astype(np.int32)
-            mask = np.zeros(self._grid_x.shape, np.uint8)
-            cv2.fillConvexPoly(mask, hull, 255)
+            filled = np.zeros(self._grid_x.shape, np.uint8)
+            cv2.fillConvexPoly(filled, hull, 255)
             grow = max(3, int(self.interocular / 3))
-            mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-            self._mask = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), self.interocular / 8)
+            grown = np.asarray(cv2.dilate(filled, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))))
+            self._mask = np.asarray(cv2.GaussianBlur(grown.astype(np.float32) / 255.0, (0, 0), self.interocular / 8))
         return self._mask
 
     def _unit_field(self, action: str, side: str = "") -> np.ndarray:

@@ -60,7 +60,7 @@ def _free_slot(rng: np.random.Generator, busy: list[tuple[float, float]], length
 
 
 def _expression(rng: np.random.Generator, kind: str, category: Category, t: float) -> Movement:
-    pool = EYE_REGION_ACTIONS if category.group != "lower face" else LOWER_FACE_ACTIONS
+    pool: tuple[str, ...] = EYE_REGION_ACTIONS if category.group != "lower face" else LOWER_FACE_ACTIONS
     if category.unilateral:
         pool = tuple(a for a in pool if a in SIDED_ACTIONS)
     action = str(rng.choice(pool))
@@ -127,10 +127,11 @@ def plan_clip(name: str, rng: np.random.Generator, fps: float, duration_s: float
     busy = [(m.onset_s, m.offset_s) for m in movements]
     for _ in range(max(1, int(duration_s / 4.0))):
         length = float(rng.uniform(0.2, 0.35))
-        t0 = _free_slot(rng, busy, length, 0.8, duration_s - 0.5, clearance=0.3)
-        if t0 is not None:
-            movements.append(Movement("blink", t0, t0 + 0.4 * length, t0 + length, float(0.9 * eye_opening_px)))
-            busy.append((t0, t0 + length))
+        slot = _free_slot(rng, busy, length, 0.8, duration_s - 0.5, clearance=0.3)
+        if slot is not None:
+            movements.append(Movement("blink", slot, slot + 0.4 * length, slot + length,
+                                      float(0.9 * eye_opening_px)))
+            busy.append((slot, slot + length))
     head = _head(rng, duration_s, busy)
     scale = interocular_px / photo_interocular_px
     bystander = None
