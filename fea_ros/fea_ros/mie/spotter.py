@@ -230,15 +230,7 @@ class MieSpotter:
             return []
         blink = self._blink(track, face, action_units)
         if blink:
-            track.last_blink_ns = stamp_ns
-            # the lid was already moving before the eye aspect ratio crossed the blink level
-            for earlier in reversed(track.samples):
-                if stamp_ns - earlier.stamp_ns > BLINK_MARGIN_S * 1e9:
-                    break
-                earlier.blink = True
-            clean = [s for s in track.samples if not s.blink]
-            if clean:
-                track.before_blink = clean[-1]
+            self._mark_blink(track, stamp_ns)
         eyes_busy = blink or (stamp_ns - track.last_blink_ns) * 1e-9 <= BLINK_MARGIN_S
         sample = _Sample(stamp_ns, face.crop, region_boxes(face.points, face.interocular_px, face.crop.shape[0]),
                          face.interocular_px, eyes_busy)
@@ -263,6 +255,9 @@ class MieSpotter:
         brow_z = float((speed[_BROW_ROWS] / track.noise[_BROW_CHANNELS]).max())
         lids_dominate = closing >= c.threshold_sigma and closing > LID_DOMINANCE * brow_z
         near_blink = bool(eyes_busy or reference.blink or lids_dominate)
+        if lids_dominate and not sample.blink:
+            # a blink the flow sees before (or without) the landmarks: its frames are no reference either
+            self._mark_blink(track, stamp_ns)
         # the flow is smooth over a few pixels, so a moving lid (a blink, an upper-lid raise) drags the flow of
         # the brow just above it along; that part (a fixed share of the lid's motion) is not the brow's own
         # (a brow that leads drags the lid instead: then nothing is taken off)
@@ -297,6 +292,18 @@ class MieSpotter:
                 self._arm(track, allowed & (effective >= c.threshold_sigma))
             return []
         return self._follow(face_id, track, stamp_ns)
+
+    @staticmethod
+    def _mark_blink(track: _Track, stamp_ns: int) -> None:
+        """A blink now: the frames of the last 0.1 s (the lid was already moving) are no reference."""
+        track.last_blink_ns = stamp_ns
+        for earlier in reversed(track.samples):
+            if stamp_ns - earlier.stamp_ns > BLINK_MARGIN_S * 1e9:
+                break
+            earlier.blink = True
+        clean = [s for s in track.samples if not s.blink]
+        if clean:
+            track.before_blink = clean[-1]
 
     def _local(self, motion: np.ndarray, regions: RegionBoxes, noise: np.ndarray) -> bool:
         """Whether the motion stays above the threshold once a similarity of the whole face is taken out."""
