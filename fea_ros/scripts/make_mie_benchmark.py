@@ -3,21 +3,29 @@
 
 Photos: ``skimage.data.astronaut()`` and two portraits from the Debian package ``opencv-doc`` 4.6.0+dfsg-12
 (the ones make_sample.py uses). Each photo's FaceMesh is found once with fea_ros's own detector and mesh
-network; the movements are placed at those landmarks (fea_ros/mie/synthetic.py has the warps and distractors).
+network; the movements are placed at those landmarks (fea_ros/mie/synthetic.py has the warps and distractors,
+fea_ros/mie/synthetic_plan.py the categories and their proportions).
 
-Per seed: 30 fps - 20 clips x 20 s with 3 MiE + 2 MaE each, 6 neutral clips x 30 s (blinks, head motion,
-lighting, noise, JPEG only); 100 fps - 6 clips x 12 s with 2 MiE + 1 MaE, 2 neutral clips x 15 s.
-So 72 MiE and 46 MaE events in all (60 and 40 at 30 fps).
+Per seed: 30 fps - 18 clips x 22 s with 3 MiE + 2 MaE each, 6 neutral clips x 30 s (blinks, head motion,
+lighting, noise, compression only), so 54 MiE and 36 MaE; with --high-rate also 100 fps - 4 clips x 14 s with
+2 MiE + 1 MaE, 2 neutral clips x 15 s. Over the expressive movements of each frame rate and
+type: a third are eye-region actions with a blink within 0.1 s of their onset, a sixth eye-region actions
+alone, the rest lower-face actions; a third are unilateral; half the MaE are long with a hold. Half the clips
+(expressive and neutral) are JPEG at quality 60-85, half lossless (PNG); a third have a rigid bystander face
+cut by the right edge of a 480 x 320 frame (the others are 320 x 320).
 
 Output (not committed; default out/mie_benchmark/seed-<N>):
-    clips.json            one entry per clip: name, fps, frames, neutral, photo, frame size
-    truth.csv             video, onset, apex, offset (seconds), type (MICRO/MACRO), action, amplitude_px
-    clips/<name>/NNNNNN.jpg   the frames (JPEG at the clip's quality: the compression is the distractor)
-    clips/<name>/landmarks.npy  (frames, 468, 2) float32: the photo's mesh moved with the face, plus jitter
+    clips.json            one entry per clip: name, fps, frames, neutral, photo, frame size, frame_ext,
+                          lossless, jpeg_quality, bystander (its photo or null)
+    truth.csv             video, onset, apex, offset (seconds), type (MICRO/MACRO), action, amplitude_px, face
+                          (always "subject"), side, categories (space-separated, see synthetic_plan.CATEGORIES)
+    clips/<name>/NNNNNN.jpg|png   the frames
+    clips/<name>/landmarks.npy  (frames, 468, 2) float32: the subject's mesh moved with the face, plus jitter
+    clips/<name>/bystander_landmarks.npy  the same for the bystander (points beyond the frame edge included)
 
 Usage:
     python fea_ros/scripts/make_mie_benchmark.py --seed 1      # the seed the spotter was tuned on
-    python fea_ros/scripts/make_mie_benchmark.py --seed 2      # the seed BENCHMARKS.md reports
+    python fea_ros/scripts/make_mie_benchmark.py --seed 3      # the held-out seed BENCHMARKS.md reports
     python fea_ros/scripts/make_mie_benchmark.py --opencv-doc PATH   # an opencv-doc .deb or unpacked folder
 """
 from __future__ import annotations
@@ -44,12 +52,15 @@ from fea_ros.core.detection import FaceDetector  # noqa: E402
 from fea_ros.core.landmarks import FaceMesh, mesh_model, roi_from_detection, roi_from_landmarks  # noqa: E402
 from fea_ros.inference.factory import create_engine  # noqa: E402
 from fea_ros.inference.models import Manifest  # noqa: E402
-from fea_ros.mie.synthetic import FaceAnimator, eye_opening, plan_clip  # noqa: E402
+from fea_ros.mie.synthetic import FaceAnimator, eye_opening  # noqa: E402
+from fea_ros.mie.synthetic_plan import category_mix, movement_categories, plan_clip  # noqa: E402
 
 PHOTO_INTEROCULAR_PX = 80.0
 #: (fps, expressive clips, seconds, MiE per clip, MaE per clip, neutral clips, neutral seconds)
-LAYOUT = ((30.0, 20, 20.0, 3, 2, 6, 30.0), (100.0, 6, 12.0, 2, 1, 2, 15.0))
-FRAME_SIZE = (320, 320)
+LAYOUT = ((30.0, 18, 22.0, 3, 2, 6, 30.0),)
+HIGH_RATE_LAYOUT = ((100.0, 4, 14.0, 2, 1, 2, 15.0),)
+FRAME_SIZE = (480, 320)
+BYSTANDER_EVERY = 3  # every third clip has a bystander
 
 
 def load_photos(opencv_doc: Path | None) -> dict[str, np.ndarray]:
@@ -102,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2)
     parser.add_argument("--output", type=Path, default=None, help="default: out/mie_benchmark/seed-<seed>")
     parser.add_argument("--opencv-doc", type=Path, default=None)
+    parser.add_argument("--high-rate", action="store_true", help="also make the 100 fps clips")
     args = parser.parse_args(argv)
     output = args.output or Path("out") / "mie_benchmark" / f"seed-{args.seed}"
     photos = load_photos(args.opencv_doc)
@@ -111,16 +123,25 @@ def main(argv: list[str] | None = None) -> int:
         scaled, mesh = prepare(photo, still_mesh(photo))
         animators[name] = FaceAnimator(scaled, mesh)
     rng = np.random.default_rng(args.seed)
+    names = list(animators)
     specs = []
-    for fps, n_clips, seconds, n_micro, n_macro, n_neutral, neutral_seconds in LAYOUT:
+    for fps, n_clips, seconds, n_micro, n_macro, n_neutral, neutral_seconds in \
+            LAYOUT + (HIGH_RATE_LAYOUT if args.high_rate else ()):
+        micro_mix = iter(category_mix(n_clips * n_micro, rng))
+        macro_mix = iter(category_mix(n_clips * n_macro, rng))
+        lossless = [i % 2 == 1 for i in range(n_clips + n_neutral)]
         for i in range(n_clips + n_neutral):
             neutral = i >= n_clips
-            photo = list(animators)[i % len(animators)]
+            photo = names[i % len(names)]
             interocular = float(rng.uniform(60.0, 90.0))
             opening = eye_opening(animators[photo].mesh) * interocular / PHOTO_INTEROCULAR_PX
+            kinds = [] if neutral else ["MICRO"] * n_micro + ["MACRO"] * n_macro
+            rng.shuffle(kinds)
+            categories = [next(micro_mix) if kind == "MICRO" else next(macro_mix) for kind in kinds]
+            bystander = names[(i + 1) % len(names)] if i % BYSTANDER_EVERY == 2 else None
             name = f"{'neutral' if neutral else 'expr'}_{int(fps)}fps_{i:02d}_{photo}"
-            spec = plan_clip(name, rng, fps, neutral_seconds if neutral else seconds, 0 if neutral else n_micro,
-                             0 if neutral else n_macro, interocular, opening, FRAME_SIZE, PHOTO_INTEROCULAR_PX)
+            spec = plan_clip(name, rng, fps, neutral_seconds if neutral else seconds, kinds, categories,
+                             interocular, opening, FRAME_SIZE, PHOTO_INTEROCULAR_PX, lossless[i], bystander)
             specs.append((spec, photo, neutral))
     (output / "clips").mkdir(parents=True, exist_ok=True)
     entries, truth_rows = [], []
@@ -132,23 +153,33 @@ def main(argv: list[str] | None = None) -> int:
             frame_rng = np.random.default_rng(spec.seed)
             n_frames = int(round(spec.duration_s * spec.fps))
             landmarks = np.empty((n_frames, 468, 2), np.float32)
+            other = np.empty((n_frames, 468, 2), np.float32) if spec.bystander else None
+            bystander = animators[spec.bystander.photo] if spec.bystander else None
+            ext = "png" if spec.lossless else "jpg"
             for index in range(n_frames):
-                encoded, points = animators[photo].render_jpeg(spec, index, frame_rng)
-                (folder / f"{index + 1:06d}.jpg").write_bytes(encoded)
-                landmarks[index] = points
+                frame = animators[photo].render_scene(spec, index, frame_rng, bystander)
+                (folder / f"{index + 1:06d}.{ext}").write_bytes(frame.encoded)
+                landmarks[index] = frame.points
+                if other is not None and frame.bystander_points is not None:
+                    other[index] = frame.bystander_points
                 progress.update()
             np.save(folder / "landmarks.npy", landmarks)
+            if other is not None:
+                np.save(folder / "bystander_landmarks.npy", other)
             entries.append({"name": spec.name, "fps": spec.fps, "frames": n_frames, "neutral": neutral,
                             "photo": photo, "width": spec.frame_size[0], "height": spec.frame_size[1],
-                            "jpeg_quality": spec.jpeg_quality})
+                            "frame_ext": ext, "lossless": spec.lossless, "jpeg_quality": spec.jpeg_quality,
+                            "bystander": spec.bystander.photo if spec.bystander else None})
             for m in spec.movements:
                 if m.kind:
                     truth_rows.append([spec.name, f"{m.onset_s:.4f}", f"{m.apex_s:.4f}", f"{m.offset_s:.4f}",
-                                       m.kind, m.action, f"{m.amplitude_px:.2f}"])
+                                       m.kind, m.action, f"{m.amplitude_px:.2f}", "subject", m.side or "both",
+                                       " ".join(movement_categories(m, spec.lossless))])
     (output / "clips.json").write_text(json.dumps({"seed": args.seed, "clips": entries}, indent=1))
     with (output / "truth.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["video", "onset", "apex", "offset", "type", "action", "amplitude_px"])
+        writer.writerow(["video", "onset", "apex", "offset", "type", "action", "amplitude_px", "face", "side",
+                         "categories"])
         writer.writerows(truth_rows)
     n_micro = sum(r[4] == "MICRO" for r in truth_rows)
     print(f"wrote {len(entries)} clips, {n_micro} MiE and {len(truth_rows) - n_micro} MaE events to {output}")

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 from fea_ros.mie.baseline_mdmd import MdmdConfig, block_main_direction_means, runs_of_length, spot_runs
-from fea_ros.mie.synthetic import EXPRESSION_ACTIONS, Movement, plan_clip
+from fea_ros.mie.synthetic import EXPRESSION_ACTIONS, SIDED_ACTIONS, Movement
+from fea_ros.mie.synthetic_plan import (AMPLITUDE_SCALE, EYE_REGION_ACTIONS, LOWER_FACE_ACTIONS, Category,
+                                       category_mix, plan_clip)
 
 
 def test_block_feature_takes_the_main_direction_of_each_block():
@@ -48,22 +50,46 @@ def test_movement_profile_rises_holds_and_falls():
 
 
 def test_plan_clip_follows_the_benchmark_ranges_and_is_reproducible():
+    categories = [Category("eye+blink", False), Category("lower face", True), Category("eye", False),
+                  Category("lower face", False, long_macro=True), Category("eye+blink", True)]
+    kinds = ["MICRO", "MICRO", "MICRO", "MACRO", "MACRO"]
+
     def plan(seed):
-        return plan_clip("c", np.random.default_rng(seed), 30.0, 20.0, 3, 2, 75.0, 8.0)
+        return plan_clip("c", np.random.default_rng(seed), 30.0, 24.0, kinds, categories, 75.0, 8.0,
+                         bystander_photo="other")
 
     spec = plan(5)
     expressions = [m for m in spec.movements if m.kind]
     blinks = [m for m in spec.movements if m.action == "blink"]
-    assert sum(m.kind == "MICRO" for m in expressions) == 3 and sum(m.kind == "MACRO" for m in expressions) == 2
-    for m in expressions:
+    assert [m.kind for m in expressions] == kinds
+    for m, category in zip(expressions, categories):
         length = m.offset_s - m.onset_s
         assert m.action in EXPRESSION_ACTIONS and m.onset_s < m.apex_s < m.offset_s <= spec.duration_s
+        scale = AMPLITUDE_SCALE.get(m.action, 1.0)
         if m.kind == "MICRO":
-            assert 0.1 <= length <= 0.45 and 1.5 <= m.amplitude_px <= 4.0
+            assert 0.1 <= length <= 0.45 and 1.5 * scale <= m.amplitude_px <= 4.0 * scale
+        elif category.long_macro:
+            assert 2.0 <= length <= 3.6 and m.hold_s >= 0.3 * length and "long MaE hold" in m.tags
         else:
-            assert 0.6 <= length <= 3.0 and 5.0 <= m.amplitude_px <= 12.0
-    assert blinks and all(not (b.onset_s < m.offset_s + 0.3 and m.onset_s < b.offset_s + 0.3)
-                          for b in blinks for m in expressions)
-    assert spec.head.jerks and spec.head.rotation_deg <= 8.0
+            assert 0.6 <= length <= 2.0 and 5.0 * scale <= m.amplitude_px <= 12.0 * scale
+        assert m.action in (LOWER_FACE_ACTIONS if category.group == "lower face" else EYE_REGION_ACTIONS)
+        assert (m.side in ("right", "left")) == category.unilateral and category.group in m.tags
+        assert not m.side or m.action in SIDED_ACTIONS
+        near = [b for b in blinks if abs(b.onset_s - m.onset_s) <= 0.1 + 1e-9]
+        assert bool(near) == (category.group == "eye+blink")
+    assert spec.bystander is not None and spec.bystander.centre[0] > 0.8 * spec.frame_size[0]
+    assert spec.head.jerks and spec.head.rotation_deg <= 8.0 and 60 <= spec.jpeg_quality <= 85
     assert [(m.action, m.onset_s) for m in plan(5).movements] == [(m.action, m.onset_s) for m in spec.movements]
     assert [(m.action, m.onset_s) for m in plan(6).movements] != [(m.action, m.onset_s) for m in spec.movements]
+
+
+def test_category_mix_has_the_stated_proportions():
+    mix = category_mix(48, np.random.default_rng(0))
+    groups = [c.group for c in mix]
+    assert groups.count("eye+blink") == 16 and groups.count("eye") == 8 and groups.count("lower face") == 24
+    assert sum(c.unilateral for c in mix) == 16 and sum(c.long_macro for c in mix) == 24
+
+
+def test_a_unilateral_movement_moves_one_side_only():
+    with pytest.raises(ValueError, match="cannot act on side"):
+        Movement("lip_press", 1.0, 1.1, 1.3, 2.0, "MICRO", side="left")

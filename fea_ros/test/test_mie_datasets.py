@@ -59,8 +59,9 @@ def test_casme2_labels_and_spotting_with_the_pipeline(tmp_path, astronaut_mesh):
     assert [(l.video, l.onset, l.apex, l.offset, l.type) for l in labels] == [
         ("s15_0101", 46, 55, 75, MACRO), ("s15_0101", 80, 83, 86, MICRO), ("s16_0401", 10, 10, 10, MICRO)]
     predictions = datasets.spot_dataset("casme2", tmp_path, labels[:1], MieSpotter(MieConfig()))
-    scores = evaluate(predictions, [labels[0].interval()], inclusive_frames=True)
-    assert scores.macro.tp == 1 and scores.macro.fp == 0, predictions
+    scores = evaluate(predictions.subject, [labels[0].interval()], inclusive_frames=True)
+    assert scores.macro.tp == 1 and scores.macro.fp == 0, predictions.subject
+    assert predictions.other_faces == [] and len(predictions.videos) == 1
     with pytest.raises(DatasetLayoutError, match="rawpic/s16"):
         datasets.spot_dataset("casme2", tmp_path, labels[2:], MieSpotter(MieConfig()))
 
@@ -100,11 +101,18 @@ def test_sammlv_labels_and_spotting_at_200_fps(tmp_path, astronaut_mesh, as_csv)
     def analyse(image, stamp_ns):
         mesh = np.zeros((468, 3))
         mesh[:, :2] = landmarks_by_stamp[stamp_ns]
-        return Landmarks(points=mesh, presence=1.0, ibug68=mesh[:68, :2]), None
+        # a second face: the same landmarks shifted half out of the image, seen in fewer frames
+        faces = {"subject": (Landmarks(points=mesh, presence=1.0, ibug68=mesh[:68, :2]), None, None)}
+        if (stamp_ns // 5_000_000) % 2 == 0:
+            cut = mesh.copy()
+            cut[:, 0] += image.shape[1] / 2
+            faces["cut"] = (Landmarks(points=cut, presence=1.0, ibug68=cut[:68, :2]), None, None)
+        return faces
 
     predictions = datasets.spot_dataset("sammlv", tmp_path, labels, MieSpotter(MieConfig()), analyse)
-    scores = evaluate(predictions, [labels[0].interval()], inclusive_frames=True)
-    assert scores.macro.tp == 1 and scores.macro.fp == 0, predictions
+    scores = evaluate(predictions.subject, [labels[0].interval()], inclusive_frames=True)
+    assert scores.macro.tp == 1 and scores.macro.fp == 0, predictions.subject
+    assert predictions.videos[0].subject() == "subject" and predictions.other_faces == []
 
 
 def test_layout_errors_say_what_is_wrong(tmp_path):

@@ -14,8 +14,17 @@ onset/offset in any unit (seconds, frames) as long as both files use the same; t
 (micro/macro, MiE/MaE, micro-expression/macro-expression and SAMM's "Micro - 1/2" are accepted).
 With --frames the bounds are frame numbers and both ends count (the MEGC label sheets' convention).
 
+spotting --videos DIR --labels CSV: run the whole pipeline over every video of a folder (progress bar) and score
+its events against the labels (seconds from each video's first frame; frame indices from 0 with --frames); an
+optional face_x0,face_y0,face_x1,face_y1 box per label row names the labelled face (fea_ros/mie/video_spotting.py).
+A header-only labels file measures false positives per minute of face video.
+
 dataset: run the spotter over a CAS(ME)^2 or SAMM Long Videos copy (licensed; see fea_ros/mie/datasets.py for
 the layouts it reads), write its predictions and score them against the dataset's own labels.
+
+Both run the spotter on every tracked face and score the labelled subject's face (the face whose track covers
+the labelled box, else the face seen longest); other faces' events are counted apart and an "all faces" score
+pools them (fea_ros/mie/multiface.py).
 """
 from __future__ import annotations
 
@@ -25,6 +34,7 @@ from pathlib import Path
 
 from fea_ros.cli.evaluate_expression import add_expression_parser
 from fea_ros.core.config import MieConfig, apply_overrides
+from fea_ros.core.errors import InputError
 from fea_ros.mie import datasets
 from fea_ros.mie.evaluation import SpottingScores, evaluate, format_table, read_intervals, write_intervals
 from fea_ros.mie.spotter import MieSpotter
@@ -34,9 +44,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("evaluate", help="score expression spotting (MEGC protocol) or recognition (labelled faces)",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = parser.add_subparsers(dest="evaluate_action", required=True)
-    spotting = actions.add_parser("spotting", help="predicted intervals vs ground truth (CSV or JSONL)")
-    spotting.add_argument("--pred", required=True, type=Path, help="predicted intervals (.csv or .jsonl)")
-    spotting.add_argument("--gt", required=True, type=Path, help="ground-truth intervals (.csv or .jsonl)")
+    spotting = actions.add_parser("spotting", help="predicted intervals vs ground truth (CSV or JSONL), or a "
+                                                   "folder of videos run through the pipeline vs a labels CSV")
+    spotting.add_argument("--pred", type=Path, help="predicted intervals (.csv or .jsonl)")
+    spotting.add_argument("--gt", type=Path, help="ground-truth intervals (.csv or .jsonl)")
+    spotting.add_argument("--videos", type=Path, help="folder of videos to run the pipeline over (instead of --pred)")
+    spotting.add_argument("--labels", type=Path, help="with --videos: labels CSV (video,onset,offset,type"
+                                                      "[,face_x0,face_y0,face_x1,face_y1])")
+    spotting.add_argument("--pred-out", type=Path, default=None, help="with --videos: write the predictions here")
+    spotting.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                          help="with --videos: override a mie.* spotter parameter")
     _add_scoring_options(spotting)
     spotting.set_defaults(func=spotting_command)
     dataset = actions.add_parser("dataset", help="run the spotter over CAS(ME)^2 or SAMM-LV frames and score it")
@@ -64,9 +81,53 @@ def _print(scores: SpottingScores, as_json: bool) -> None:
 
 
 def spotting_command(args: argparse.Namespace) -> int:
+    if args.videos is not None:
+        return _videos_command(args)
+    if args.pred is None or args.gt is None:
+        raise InputError("give --pred and --gt (two interval files), or --videos and --labels (a folder of videos "
+                         "and their labels CSV)")
     scores = evaluate(read_intervals(args.pred), read_intervals(args.gt), args.iou, args.frames)
     _print(scores, args.json)
     return 0
+
+
+def _videos_command(args: argparse.Namespace) -> int:
+    from fea_ros.core.config import PipelineConfig
+    from fea_ros.mie.video_spotting import read_labels, spot_folder
+
+    if args.labels is None:
+        raise InputError("--videos needs --labels: a CSV with the header video,onset,offset,type (a header-only "
+                         "file when the videos have no labelled events)")
+    truths, boxes = read_labels(args.labels)
+    config = PipelineConfig()
+    config.mie.enabled = True
+    apply_overrides(config.mie, {k.removeprefix("mie."): _value(v)
+                                 for k, _, v in (s.partition("=") for s in args.set)})
+    result = spot_folder(args.videos, config, boxes, args.frames)
+    if args.pred_out:
+        write_intervals(args.pred_out, result.subject + result.other_faces)
+    _print_faces(evaluate(result.subject, truths, args.iou, args.frames),
+                 evaluate(result.subject + result.other_faces, truths, args.iou, args.frames),
+                 result.other_faces, result.face_minutes, args.json)
+    return 0
+
+
+def _print_faces(subject, everyone, other_faces: list, face_minutes: float | None, as_json: bool) -> None:
+    if as_json:
+        summary = {"subject_face": subject.as_dict(), "all_faces": everyone.as_dict(),
+                   "events_on_other_faces": len(other_faces)}
+        if face_minutes:
+            summary["face_minutes"] = face_minutes
+            summary["predicted_per_minute"] = {"MICRO": everyone.micro.n_pred / face_minutes,
+                                               "MACRO": everyone.macro.n_pred / face_minutes}
+        print(json.dumps(summary, indent=1))
+        return
+    print("subject's face:\n" + format_table(subject))
+    print("\nall faces:\n" + format_table(everyone))
+    print(f"\nevents on other faces (all false positives): {len(other_faces)}")
+    if face_minutes:
+        print(f"{face_minutes:.2f} min of video with a face; predicted events per minute (all faces): "
+              f"MiE {everyone.micro.n_pred / face_minutes:.2f}, MaE {everyone.macro.n_pred / face_minutes:.2f}")
 
 
 def dataset_command(args: argparse.Namespace) -> int:
@@ -76,10 +137,12 @@ def dataset_command(args: argparse.Namespace) -> int:
     apply_overrides(config, {k.removeprefix("mie."): _value(v) for k, _, v in (s.partition("=") for s in args.set)})
     predictions = datasets.spot_dataset(args.kind, args.root, labels, MieSpotter(config), fps=args.fps)
     if args.pred_out:
-        write_intervals(args.pred_out, predictions)
+        write_intervals(args.pred_out, predictions.subject)
     # the label sheets count frames inclusively
-    scores = evaluate(predictions, [label.interval() for label in labels], args.iou, inclusive_frames=True)
-    _print(scores, args.json)
+    truths = [label.interval() for label in labels]
+    _print_faces(evaluate(predictions.subject, truths, args.iou, inclusive_frames=True),
+                 evaluate(predictions.subject + predictions.other_faces, truths, args.iou, inclusive_frames=True),
+                 predictions.other_faces, None, args.json)
     return 0
 
 

@@ -75,6 +75,8 @@ class MieConfig:
     au_delta: float = 0.1  # an action unit "moved" when its intensity rose this much during the event
     crop_px: int = 128  # side of the aligned face crop
     occlusion_overlap: float = 0.1  # a face whose box another face covers this much is not measured (restarts)
+    max_outside_fraction: float = 0.05  # a face with more of its mesh points outside the image is not measured
+    max_alignment_residual: float = 0.06  # ... nor one whose stable points miss the template by more (IODs)
 
 
 @dataclass

@@ -60,6 +60,7 @@ class AlignedFace:
     matrix: np.ndarray  # 2x3 image -> crop
     points: np.ndarray  # (N, 2) all landmarks in crop coordinates
     interocular_px: float  # in the crop
+    residual: float = 0.0  # RMS distance of the stable points from the template after the fit, in IODs
 
 
 class FaceAligner:
@@ -90,14 +91,20 @@ class FaceAligner:
             raise InputError("landmarks contain NaN/inf; the face cannot be aligned in this frame")
         if self.template is None:
             self.template = self._make_template(points_xy)
-        matrix = fit_similarity(points_xy[list(STABLE_POINTS)], self.template)
+        stable = points_xy[list(STABLE_POINTS)]
+        matrix = fit_similarity(stable, self.template)
         side = self.crop_px
         patch = cv2.warpAffine(image_bgr, matrix, (side, side), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
         grey = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY) if patch.ndim == 3 else patch
         crop_points = apply_affine(matrix, points_xy)
         right, left = eye_centres(crop_points)
-        return AlignedFace(normalise_contrast(grey), matrix, crop_points, float(np.linalg.norm(left - right)))
+        interocular = float(np.linalg.norm(left - right))
+        # a head turned out of plane (or a mesh that lost the face) cannot be mapped onto the template by a
+        # similarity: the stable points no longer fit
+        misfit = apply_affine(matrix, stable) - self.template
+        residual = float(np.sqrt((misfit ** 2).sum(axis=1).mean())) / max(interocular, 1e-6)
+        return AlignedFace(normalise_contrast(grey), matrix, crop_points, interocular, residual)
 
 
 def normalise_contrast(grey: np.ndarray) -> np.ndarray:

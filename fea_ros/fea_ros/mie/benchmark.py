@@ -1,24 +1,27 @@
 """`fea-ros bench mie`: the streaming spotter and the MDMD-style baseline on the synthetic benchmark.
 
 The clips come from fea_ros/scripts/make_mie_benchmark.py (real face photos with injected movements of known
-onset/apex/offset, plus blinks, head motion, lighting drift, noise and JPEG). Reported per frame rate:
-F1 for MiE, MaE and overall at IoU 0.5 (MEGC protocol, evaluation.py), false positives per minute on the
-neutral clips, the delay from an event's offset to its emission, and the spotter's cost per face per frame.
+onset/apex/offset, plus blinks, head motion, lighting drift, noise, JPEG or lossless frames and, in a third of
+the clips, a rigid bystander face cut by the frame edge). Reported per frame rate: F1 for MiE, MaE and overall
+at IoU 0.5 (MEGC protocol, evaluation.py) on the subject's face and over all faces, recall per movement
+category (synthetic_plan.CATEGORIES), false positives per minute on the neutral clips, events on bystanders,
+events that ran into the length cap on neutral clips, the delay from an event's offset to its emission, and the
+spotter's cost per face per frame (CPU time of the process during ``MieSpotter.update``).
 
-Landmarks: ``--landmarks truth`` (default) uses the clip's stored per-frame landmarks (the photo's FaceMesh
-moved with the face, plus jitter); ``--landmarks facemesh`` runs fea_ros's Pipeline (detector + FaceMesh +
-blendshapes) on every frame instead, which is slower but includes the real landmark noise and action units.
+The spotter runs on every face (as the pipeline does), each with its own state. Landmarks: ``--landmarks truth``
+(default) uses the clip's stored per-frame landmarks of the subject and the bystander; ``--landmarks facemesh``
+runs fea_ros's Pipeline (detector + tracker + FaceMesh + blendshapes) on every frame instead, and a tracked face
+is the subject when its box centre lies inside the box of the subject's stored landmarks, else another face.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -26,52 +29,104 @@ from tqdm import tqdm
 
 from fea_ros.core.config import MieConfig, apply_overrides
 from fea_ros.core.errors import InputError
-from fea_ros.core.types import ActionUnits, Landmarks
+from fea_ros.core.types import ActionUnits, Landmarks, MicroExpressionEvent
 from fea_ros.mie.alignment import FaceAligner
 from fea_ros.mie.baseline_mdmd import MdmdConfig, mdmd_spot
-from fea_ros.mie.evaluation import Interval, SpottingScores, evaluate, normalise_type, write_intervals
-from fea_ros.mie.datasets import FaceAnalyser
+from fea_ros.mie.evaluation import Interval, SpottingScores, evaluate, found_truths, normalise_type
 from fea_ros.mie.spotter import MieSpotter
 
-if TYPE_CHECKING:
-    from fea_ros.core.pipeline import Pipeline
-
-#: the pipeline that finds the faces (reset per clip) and the analyser that runs it; None: stored landmarks
-MeshSource = tuple["Pipeline", FaceAnalyser] | None
-
-DEFAULT_DATA = Path("out") / "mie_benchmark" / "seed-2"
+DEFAULT_DATA = Path("out") / "mie_benchmark" / "seed-3"
 TUNED_ON_SEED = 1
+SUBJECT = "subject"
+#: (landmarks, action units) of every face in a frame, keyed by face id
+FaceSource = Callable[[np.ndarray, int, np.ndarray | None], dict[str, tuple[Landmarks, ActionUnits | None]]]
 
 
 @dataclass
 class MethodResult:
-    predictions: list[Interval] = field(default_factory=list)
+    predictions: list[Interval] = field(default_factory=list)  # on the subject's face
+    other_faces: list[Interval] = field(default_factory=list)  # on any other face (all false positives)
     neutral_false_positives: int = 0
+    neutral_capped: int = 0  # neutral-clip events as long as the length cap
     delays_s: list[float] = field(default_factory=list)
-    frame_ms: list[float] = field(default_factory=list)
+    frame_ms: list[float] = field(default_factory=list)  # per face and frame
 
 
 @dataclass
 class RateResult:
     fps: float
     neutral_minutes: float = 0.0
+    bystander_minutes: float = 0.0
     truths: list[Interval] = field(default_factory=list)
+    categories: list[tuple[str, ...]] = field(default_factory=list)  # per truth
     spotter: MethodResult = field(default_factory=MethodResult)
     baseline: MethodResult = field(default_factory=MethodResult)
 
-    def scores(self, method: MethodResult) -> SpottingScores:
-        return evaluate(method.predictions, self.truths)
+    def scores(self, method: MethodResult, all_faces: bool = False) -> SpottingScores:
+        return evaluate(method.predictions + (method.other_faces if all_faces else []), self.truths)
+
+    def category_recall(self, method: MethodResult) -> dict[str, dict[str, tuple[int, int]]]:
+        """category -> type ("MICRO", "MACRO", "all") -> (found, total), subject-face predictions."""
+        found = found_truths(method.predictions, self.truths)
+        table: dict[str, dict[str, list[int]]] = {}
+        for truth, categories, hit in zip(self.truths, self.categories, found):
+            for category in categories:
+                row = table.setdefault(category, {"MICRO": [0, 0], "MACRO": [0, 0], "all": [0, 0]})
+                for key in (truth.type, "all"):
+                    row[key][0] += int(hit)
+                    row[key][1] += 1
+        return {c: {k: (v[0], v[1]) for k, v in row.items()} for c, row in table.items()}
 
 
-def load_truth(path: Path) -> list[Interval]:
+def load_truth(path: Path) -> tuple[list[Interval], list[tuple[str, ...]]]:
+    """Truth intervals of the subject's face and each one's categories (empty for older benchmark folders)."""
+    truths, categories = [], []
     with path.open(newline="") as handle:
-        return [Interval(row["video"], float(row["onset"]), float(row["offset"]), normalise_type(row["type"]))
-                for row in csv.DictReader(handle)]
+        for row in csv.DictReader(handle):
+            if row.get("face", SUBJECT) != SUBJECT:
+                continue
+            truths.append(Interval(row["video"], float(row["onset"]), float(row["offset"]),
+                                   normalise_type(row["type"])))
+            categories.append(tuple((row.get("categories") or "").replace("_", " ").split(" "))
+                              if row.get("categories") else ())
+    return truths, _merge_multiword(categories)
 
 
-def _mesh_source(mode: str) -> MeshSource:
-    if mode == "truth":
-        return None
+def _merge_multiword(categories: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    from fea_ros.mie.synthetic_plan import CATEGORIES
+
+    merged = []
+    for words in categories:
+        text = " " + " ".join(words) + " "
+        merged.append(tuple(c for c in CATEGORIES if f" {c} " in text))
+    return merged
+
+
+def _box(points: np.ndarray) -> tuple[float, float, float, float]:
+    return float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max())
+
+
+def stored_faces(folder: Path) -> Callable[[int], dict[str, np.ndarray]]:
+    subject = np.load(folder / "landmarks.npy")
+    other_path = folder / "bystander_landmarks.npy"
+    other = np.load(other_path) if other_path.is_file() else None
+
+    def at(index: int) -> dict[str, np.ndarray]:
+        faces = {SUBJECT: subject[index]}
+        if other is not None:
+            faces["bystander"] = other[index]
+        return faces
+
+    return at
+
+
+def _landmarks(points_xy: np.ndarray) -> Landmarks:
+    points = np.zeros((points_xy.shape[0], 3))
+    points[:, :2] = points_xy
+    return Landmarks(points=points, presence=1.0, ibug68=points[:68, :2])
+
+
+def _pipeline_source():
     from fea_ros.core.config import PipelineConfig
     from fea_ros.core.pipeline import Pipeline
     from fea_ros.core.types import Frame
@@ -80,51 +135,66 @@ def _mesh_source(mode: str) -> MeshSource:
     config.mie.enabled = False
     pipeline = Pipeline(config)
 
-    def analyse(image: np.ndarray, stamp_ns: int) -> tuple[Landmarks | None, ActionUnits | None]:
+    def analyse(image: np.ndarray, stamp_ns: int, subject_points: np.ndarray | None):
         result = pipeline.process(Frame(image=image, stamp_ns=stamp_ns))
-        if not result.faces:
-            return None, None
-        face = max(result.faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
-        return face.landmarks, face.action_units
+        faces = {}
+        box = _box(subject_points) if subject_points is not None else None
+        for face in result.faces:
+            if face.landmarks is None:
+                continue
+            cx, cy = (face.box[0] + face.box[2]) / 2.0, (face.box[1] + face.box[3]) / 2.0
+            inside = box is not None and box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
+            faces[SUBJECT if inside and SUBJECT not in faces else f"other-{face.face_id}"] = \
+                (face.landmarks, face.action_units)
+        return faces
 
     return pipeline, analyse
 
 
-def run_clip(folder: Path, fps: float, n_frames: int, spotter: MieSpotter, mdmd: MdmdConfig,
-             mesh_source: MeshSource, run_baseline: bool) -> tuple[list, list[float], list[tuple[int, int, str]], list[float]]:
-    """Spotter events, spotter ms per frame, baseline intervals (frames), baseline ms per frame."""
-    stored = np.load(folder / "landmarks.npy") if mesh_source is None else None
+def _read_frame(folder: Path, index: int, ext: str) -> np.ndarray:
+    path = folder / f"{index + 1:06d}.{ext}"
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"{path} is missing or unreadable; re-make the benchmark")
+    return image
+
+
+def run_clip(folder: Path, fps: float, n_frames: int, spotter: MieSpotter, mdmd: MdmdConfig, mesh_source,
+             run_baseline: bool, ext: str = "jpg"
+             ) -> tuple[dict[str, list[MicroExpressionEvent]], list[float], list, list[float]]:
+    """Spotter events per face, spotter ms per face and frame, baseline intervals (frames, subject), its ms."""
+    stored = stored_faces(folder)
     if mesh_source is not None:
         mesh_source[0].reset()
     spotter.reset()
     aligner = FaceAligner(spotter.config.crop_px)
-    events, spot_ms, crops, align_ms = [], [], [], []
+    events: dict[str, list[MicroExpressionEvent]] = {}
+    spot_ms, crops, align_ms = [], [], []
     for index in range(n_frames):
-        image = cv2.imread(str(folder / f"{index + 1:06d}.jpg"), cv2.IMREAD_COLOR)
-        if image is None:
-            raise InputError(f"{folder / f'{index + 1:06d}.jpg'} is missing or unreadable; re-make the benchmark")
+        image = _read_frame(folder, index, ext)
         stamp_ns = int(round(index * 1e9 / fps))
-        landmarks: Landmarks | None
-        action_units: ActionUnits | None
-        if stored is not None:
-            points = np.zeros((stored.shape[1], 3))
-            points[:, :2] = stored[index]
-            landmarks, action_units = Landmarks(points=points, presence=1.0, ibug68=points[:68, :2]), None
+        truth_faces = stored(index)
+        if mesh_source is None:
+            faces = {face_id: (_landmarks(points), None) for face_id, points in truth_faces.items()}
         else:
-            assert mesh_source is not None  # stored landmarks are read exactly when there is no mesh source
-            landmarks, action_units = mesh_source[1](image, stamp_ns)
-        start = time.perf_counter()
-        events.extend(spotter.update("face", stamp_ns, image, landmarks, action_units))
-        spot_ms.append((time.perf_counter() - start) * 1e3)
-        if run_baseline and landmarks is not None:
-            start = time.perf_counter()
-            crops.append(aligner.align(image, landmarks.points).crop)
-            align_ms.append((time.perf_counter() - start) * 1e3)
+            faces = mesh_source[1](image, stamp_ns, truth_faces[SUBJECT])
+        for face_id, (landmarks, action_units) in faces.items():
+            # CPU time of the process (all threads), not wall time: on a shared machine the wall time mostly
+            # measures the other processes
+            start = time.process_time()
+            found = spotter.update(face_id, stamp_ns, image, landmarks, action_units)
+            spot_ms.append((time.process_time() - start) * 1e3)
+            events.setdefault(face_id, []).extend(found)
+        subject = faces.get(SUBJECT)
+        if run_baseline and subject is not None:
+            start = time.process_time()
+            crops.append(aligner.align(image, subject[0].points).crop)
+            align_ms.append((time.process_time() - start) * 1e3)
     baseline, baseline_ms = [], []
     if run_baseline and crops:
-        start = time.perf_counter()
+        start = time.process_time()
         baseline = mdmd_spot(crops, fps, mdmd)
-        per_frame = (time.perf_counter() - start) * 1e3 / len(crops)
+        per_frame = (time.process_time() - start) * 1e3 / len(crops)
         baseline_ms = [a + per_frame for a in align_ms]
     return events, spot_ms, baseline, baseline_ms
 
@@ -134,91 +204,45 @@ def run_benchmark(data: Path, config: MieConfig, mdmd: MdmdConfig, landmarks: st
     index_path = data / "clips.json"
     if not index_path.is_file():
         raise InputError(f"{index_path} not found; make the benchmark first: python "
-                         f"fea_ros/scripts/make_mie_benchmark.py --seed 2 --output {data}")
+                         f"fea_ros/scripts/make_mie_benchmark.py --seed 3 --output {data}")
     clips = json.loads(index_path.read_text())["clips"]
-    truths = load_truth(data / "truth.csv")
+    truths, categories = load_truth(data / "truth.csv")
     results: dict[float, RateResult] = {}
     spotter = MieSpotter(config)
-    mesh_source = _mesh_source(landmarks)
+    mesh_source = _pipeline_source() if landmarks == "facemesh" else None
     chosen = [c for c in clips if only_fps is None or abs(c["fps"] - only_fps) < 1e-6]
     for clip in tqdm(chosen, desc="mie benchmark", unit="clip"):
         fps = float(clip["fps"])
         rate = results.setdefault(fps, RateResult(fps))
-        events, spot_ms, baseline, baseline_ms = run_clip(data / "clips" / clip["name"], fps, clip["frames"],
-                                                          spotter, mdmd, mesh_source, run_baseline)
+        events, spot_ms, baseline, baseline_ms = run_clip(
+            data / "clips" / clip["name"], fps, clip["frames"], spotter, mdmd, mesh_source, run_baseline,
+            clip.get("frame_ext", "jpg"))
         rate.spotter.frame_ms.extend(spot_ms)
         rate.baseline.frame_ms.extend(baseline_ms)
         name = clip["name"]
+        minutes = clip["frames"] / fps / 60.0
+        subject_events = events.get(SUBJECT, [])
+        if clip.get("bystander"):
+            rate.bystander_minutes += minutes
         if clip["neutral"]:
-            rate.neutral_minutes += clip["frames"] / fps / 60.0
-            rate.spotter.neutral_false_positives += len(events)
+            rate.neutral_minutes += minutes
+            rate.spotter.neutral_false_positives += len(subject_events)
+            rate.spotter.neutral_capped += sum(
+                (e.offset_ns - e.onset_ns) * 1e-9 >= config.max_event_s - 1.5 / fps
+                for face_events in events.values() for e in face_events)
             rate.baseline.neutral_false_positives += len(baseline)
-        rate.truths.extend(t for t in truths if t.video == name)
-        for e in events:
-            rate.spotter.predictions.append(Interval(name, e.onset_ns * 1e-9, e.offset_ns * 1e-9, e.type))
-            rate.spotter.delays_s.append((e.emitted_ns - e.offset_ns) * 1e-9)
+        for truth, category in zip(truths, categories):
+            if truth.video == name:
+                rate.truths.append(truth)
+                rate.categories.append(category)
+        for face_id, face_events in events.items():
+            for e in face_events:
+                interval = Interval(name, e.onset_ns * 1e-9, e.offset_ns * 1e-9, e.type)
+                (rate.spotter.predictions if face_id == SUBJECT else rate.spotter.other_faces).append(interval)
+                rate.spotter.delays_s.append((e.emitted_ns - e.offset_ns) * 1e-9)
         for onset, offset, kind in baseline:
             rate.baseline.predictions.append(Interval(name, onset / fps, offset / fps, kind))
     return results
-
-
-def _row(name: str, rate: RateResult, method: MethodResult, delay: str) -> list[str]:
-    s = rate.scores(method)
-    fp_per_min = method.neutral_false_positives / rate.neutral_minutes if rate.neutral_minutes else float("nan")
-    cost = f"{statistics.mean(method.frame_ms):.2f} / {np.percentile(method.frame_ms, 95):.2f}" \
-        if method.frame_ms else "-"
-    return [name, f"{s.micro.f1:.3f}", f"{s.macro.f1:.3f}", f"{s.overall.f1:.3f}",
-            f"{s.micro.tp}/{s.micro.n_pred}/{s.micro.n_gt}", f"{s.macro.tp}/{s.macro.n_pred}/{s.macro.n_gt}",
-            f"{fp_per_min:.2f}", delay, cost]
-
-
-def report(results: dict[float, RateResult], config: MieConfig, markdown: bool, data: Path, landmarks: str) -> str:
-    header = ["method", "MiE F1", "MaE F1", "overall F1", "MiE TP/pred/GT", "MaE TP/pred/GT",
-              "FP/min neutral", "delay median / max (s)", "ms/face/frame mean / p95"]
-    lines = []
-    for fps in sorted(results):
-        rate = results[fps]
-        delays = rate.spotter.delays_s
-        delay = f"{statistics.median(delays):.2f} / {max(delays):.2f}" if delays else "-"
-        rows = [_row("fea_ros spotter", rate, rate.spotter, delay)]
-        if rate.baseline.frame_ms:
-            rows.append(_row("MDMD-style baseline", rate, rate.baseline, "offline (whole video)"))
-        n_micro = sum(t.type == "MICRO" for t in rate.truths)
-        title = (f"{fps:g} fps: {n_micro} MiE, {len(rate.truths) - n_micro} MaE, "
-                 f"{rate.neutral_minutes:.1f} min of neutral clips")
-        if markdown:
-            lines += [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            lines += ["| " + " | ".join(r) + " |" for r in rows]
-            lines.append("")
-        else:
-            widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-            lines += [title, "  ".join(h.ljust(w) for h, w in zip(header, widths))]
-            lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-            lines.append("")
-    frame_bound = max(1.0 / fps for fps in results) if results else 0.0
-    lines.append(f"Delay bound: an event is emitted at most window_s = {config.window_s:.2f} s (+ one frame, "
-                 f"<= {frame_bound:.3f} s) after its offset; movements longer than max_event_s = "
-                 f"{config.max_event_s:.1f} s are closed and emitted then.")
-    lines.append(f"Data: {data} (landmarks: {landmarks}); spotter parameters tuned on seed {TUNED_ON_SEED}.")
-    return "\n".join(lines)
-
-
-def targets(results: dict[float, RateResult]) -> list[str]:
-    rate = results.get(30.0)
-    if rate is None:
-        return []
-    s, b = rate.scores(rate.spotter), rate.scores(rate.baseline)
-    fp = rate.spotter.neutral_false_positives / rate.neutral_minutes if rate.neutral_minutes else float("nan")
-    bfp = rate.baseline.neutral_false_positives / rate.neutral_minutes if rate.neutral_minutes else float("nan")
-    cost = statistics.mean(rate.spotter.frame_ms) if rate.spotter.frame_ms else float("nan")
-    checks = [("MiE F1 >= 0.7", s.micro.f1 >= 0.7), ("MaE F1 >= 0.8", s.macro.f1 >= 0.8),
-              ("<= 1 FP/min on neutral clips", fp <= 1.0), ("cost <= 2 ms per face per frame", cost <= 2.0)]
-    if rate.baseline.frame_ms:
-        baseline_cost = statistics.mean(rate.baseline.frame_ms)
-        checks.append(("better than the baseline on every figure (F1 x3, FP/min, delay: streaming vs offline, cost)",
-                       s.micro.f1 > b.micro.f1 and s.macro.f1 > b.macro.f1 and s.overall.f1 > b.overall.f1
-                       and fp < bfp and cost < baseline_cost))
-    return [f"- {name}: {'met' if ok else 'NOT met'}" for name, ok in checks]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from fea_ros.mie.benchmark_report import report, summary, targets
+    from fea_ros.mie.evaluation import write_intervals
+
     args = build_parser().parse_args(argv)
     config = MieConfig()
     overrides = {}
@@ -257,12 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.predictions:
         write_intervals(args.predictions, [p for r in results.values() for p in r.spotter.predictions])
     if args.json:
-        args.json.write_text(json.dumps({str(fps): {"spotter": r.scores(r.spotter).as_dict(),
-                                                    "baseline": r.scores(r.baseline).as_dict(),
-                                                    "neutral_minutes": r.neutral_minutes,
-                                                    "spotter_fp": r.spotter.neutral_false_positives,
-                                                    "baseline_fp": r.baseline.neutral_false_positives}
-                                         for fps, r in results.items()}, indent=1))
+        args.json.write_text(json.dumps(summary(results), indent=1))
     return 0
 
 

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from fea_ros.core.types import ActionUnits, Landmarks
 from fea_ros.mie.errors import DatasetLayoutError
 from fea_ros.mie.evaluation import Interval, normalise_type
+from fea_ros.mie.multiface import VideoSpotting
 from fea_ros.mie.spotter import MieSpotter
 
 CASME2_FPS = 30.0
@@ -40,7 +41,9 @@ SAMMLV_FPS = 200.0
 SAMM_COLUMNS = ("Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type")
 
 #: image, stamp -> (landmarks, action units) of the face to spot in, or (None, None)
-FaceAnalyser = Callable[[np.ndarray, int], tuple[Landmarks | None, ActionUnits | None]]
+#: every face of a frame: face id -> (landmarks, action units, box x0 y0 x1 y1 or None)
+AnalysedFace = tuple[Landmarks | None, ActionUnits | None, "np.ndarray | None"]
+FaceAnalyser = Callable[[np.ndarray, int], dict[str, AnalysedFace]]
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def _sheets(path: Path) -> list[list[list[object]]]:
                                      "export the sheets to CSV") from exc
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
         return [[list(row) for row in sheet.iter_rows(values_only=True)] for sheet in workbook.worksheets]
-    sheets: list[list[list[object]]] = []
+    sheets = []
     for candidate in (path, path.with_name(f"{path.stem}_naming1.csv"), path.with_name(f"{path.stem}_naming2.csv")):
         if candidate.is_file():
             with candidate.open(newline="", encoding="utf-8-sig") as handle:
@@ -77,12 +80,9 @@ def _sheets(path: Path) -> list[list[list[object]]]:
 
 
 def _number(value: object) -> float | None:
-    """A cell as a number: int/float cells, or text that parses as one; else None (headers, dates, blanks)."""
-    if not isinstance(value, (int, float, str)):
-        return None
     try:
-        return float(value)
-    except ValueError:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         return None
 
 
@@ -96,10 +96,9 @@ def read_casme2_labels(path: str | Path) -> list[LabelledInterval]:
     codes = {str(row[1]).strip(): str(row[0]).strip().zfill(4) for row in sheets[2] if len(row) > 1 and row[1]}
     labels = []
     for number, row in enumerate(sheets[0], 1):
-        subject_number = _number(row[0]) if len(row) >= 8 else None
-        if subject_number is None or _number(row[2]) is None:
+        if len(row) < 8 or _number(row[0]) is None or _number(row[2]) is None:
             continue  # header or empty row
-        subject = folders.get(int(subject_number))
+        subject = folders.get(int(float(row[0])))
         name = str(row[1]).split("_")[0]
         if subject is None or name not in codes:
             raise DatasetLayoutError(f"{path}: row {number}: subject {row[0]} or clip {row[1]} is not in the "
@@ -124,16 +123,12 @@ def read_sammlv_labels(path: str | Path) -> list[LabelledInterval]:
     if len(column) < 5:
         raise DatasetLayoutError(f"{path}: header lacks one of Filename, Onset, Apex, Offset, Type")
     labels = []
-    for number, row in enumerate(rows[header_at + 1:], header_at + 2):
-        onset_value = _number(row[column["Onset"]]) if row else None
-        if not row or row[column["Filename"]] in (None, "") or onset_value is None:
+    for row in rows[header_at + 1:]:
+        if not row or row[column["Filename"]] in (None, "") or _number(row[column["Onset"]]) is None:
             continue
         parts = str(row[column["Filename"]]).split("_")
-        offset_value = _number(row[column["Offset"]])
-        if offset_value is None:
-            raise DatasetLayoutError(f"{path}: row {number}: Offset {row[column['Offset']]!r} is not a frame number")
-        onset = int(round(onset_value))
-        offset = int(round(offset_value))
+        onset = int(round(float(row[column["Onset"]])))
+        offset = int(round(float(row[column["Offset"]])))
         apex = int(round(_number(row[column["Apex"]]) or -1))
         if apex < 0:
             apex = (onset + offset) // 2
@@ -172,26 +167,30 @@ def sammlv_video_folder(root: Path, video: str) -> Path:
     raise DatasetLayoutError(f"no folder SAMM_longvideos/{video} under {root}")
 
 
-def spot_frames(frames: Iterable[Path], fps: float, spotter: MieSpotter, analyse: FaceAnalyser, video: str,
-                first_frame: int = 1) -> list[Interval]:
-    """Run the spotter over a frame sequence; intervals in the sequence's frame numbers (inclusive)."""
+def spot_frames(frames: Iterable[Path], fps: float, spotter: MieSpotter, analyse: FaceAnalyser,
+                video: str) -> VideoSpotting:
+    """Run the spotter on every face of a frame sequence."""
     spotter.reset()
-    intervals = []
+    spotting = VideoSpotting(video, fps)
     for i, path in enumerate(tqdm(list(frames), desc=video, unit="frame", leave=False)):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise DatasetLayoutError(f"{path} cannot be decoded as an image")
         stamp_ns = int(round(i * 1e9 / fps))
-        landmarks, action_units = analyse(image, stamp_ns)
-        for event in spotter.update(video, stamp_ns, image, landmarks, action_units):
-            onset = first_frame + int(round(event.onset_ns * 1e-9 * fps))
-            offset = first_frame + int(round(event.offset_ns * 1e-9 * fps))
-            intervals.append(Interval(video, float(onset), float(offset), event.type))
-    return intervals
+        spotting.frames += 1
+        for face_id, (landmarks, action_units, box) in analyse(image, stamp_ns).items():
+            spotting.see(face_id, box, stamp_ns)
+            spotting.add(face_id, spotter.update(face_id, stamp_ns, image, landmarks, action_units))
+    return spotting
+
+
+def frame_unit(fps: float, first_frame: int) -> Callable[[int], float]:
+    """ns since the first frame -> inclusive frame number of the sequence."""
+    return lambda ns: float(first_frame + int(round(ns * 1e-9 * fps)))
 
 
 def pipeline_analyser() -> FaceAnalyser:
-    """Landmarks and action units of the largest face, from fea_ros's Pipeline (MiE stage off)."""
+    """Landmarks, action units and boxes of every tracked face, from fea_ros's Pipeline (MiE stage off)."""
     from fea_ros.core.config import PipelineConfig
     from fea_ros.core.pipeline import Pipeline
     from fea_ros.core.types import Frame
@@ -201,31 +200,43 @@ def pipeline_analyser() -> FaceAnalyser:
     pipeline = Pipeline(config)
     last_stamp = [-1]
 
-    def analyse(image: np.ndarray, stamp_ns: int) -> tuple[Landmarks | None, ActionUnits | None]:
+    def analyse(image: np.ndarray, stamp_ns: int) -> dict[str, AnalysedFace]:
         if stamp_ns <= last_stamp[0]:
             pipeline.reset()
         last_stamp[0] = stamp_ns
         result = pipeline.process(Frame(image=image, stamp_ns=stamp_ns))
-        if not result.faces:
-            return None, None
-        face = max(result.faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
-        return face.landmarks, face.action_units
+        return {face.face_id: (face.landmarks, face.action_units, face.box) for face in result.faces}
 
     return analyse
 
 
+@dataclass
+class DatasetPredictions:
+    subject: list[Interval]  # on each video's labelled subject (frame numbers)
+    other_faces: list[Interval]  # on any other face: all false positives
+    videos: list[VideoSpotting]
+
+
 def spot_dataset(kind: str, root: str | Path, labels: list[LabelledInterval], spotter: MieSpotter,
                  analyse: FaceAnalyser | None = None, fps: float | None = None,
-                 videos: list[str] | None = None) -> list[Interval]:
-    """Predictions (frame numbers) for every labelled video of a CAS(ME)^2 or SAMM-LV copy under ``root``."""
+                 videos: list[str] | None = None) -> DatasetPredictions:
+    """Predictions (frame numbers) for every labelled video of a CAS(ME)^2 or SAMM-LV copy under ``root``.
+
+    The spotter runs on every face; the subject of a video is the face seen in the most frames (these datasets
+    film one person), and every other face's events are returned apart.
+    """
     root = Path(root)
     if kind not in ("casme2", "sammlv"):
         raise DatasetLayoutError(f"unknown dataset kind {kind!r}; use casme2 or sammlv")
     folder_of = casme2_video_folder if kind == "casme2" else sammlv_video_folder
     rate = fps or (CASME2_FPS if kind == "casme2" else SAMMLV_FPS)
     analyse = analyse or pipeline_analyser()
-    predictions = []
+    result = DatasetPredictions([], [], [])
     for video in videos or sorted({label.video for label in labels}):
         frames = list_frames(folder_of(root, video))
-        predictions += spot_frames(frames, rate, spotter, analyse, video, frame_number(frames[0]))
-    return predictions
+        spotting = spot_frames(frames, rate, spotter, analyse, video)
+        subject, others = spotting.split(frame_unit(rate, frame_number(frames[0])))
+        result.subject += subject
+        result.other_faces += others
+        result.videos.append(spotting)
+    return result

@@ -107,19 +107,40 @@ def interval_iou(a: tuple[float, float], b: tuple[float, float], inclusive_frame
     return float(intersection / union) if union > 0 else 0.0
 
 
-def count_true_positives(pred: list[tuple[float, float]], gt: list[tuple[float, float]],
-                         iou_threshold: float = 0.5, inclusive_frames: bool = False) -> int:
-    """Largest number of prediction/truth pairs with IoU >= threshold, each interval used at most once."""
+def _matching(pred: list[tuple[float, float]], gt: list[tuple[float, float]], iou_threshold: float,
+              inclusive_frames: bool) -> list[int]:
+    """Indices into ``gt`` of the truths a maximum matching pairs with a prediction."""
     if not pred or not gt:
-        return 0
+        return []
     iou = np.array([[interval_iou(p, g, inclusive_frames) for g in gt] for p in pred])
     eligible = iou >= iou_threshold
     if not eligible.any():
-        return 0
+        return []
     # maximise the number of matches first, IoU only breaks ties
     weight = eligible * (1.0 + iou)
     rows, cols = linear_sum_assignment(weight, maximize=True)
-    return int(eligible[rows, cols].sum())
+    return [int(c) for r, c in zip(rows, cols) if eligible[r, c]]
+
+
+def count_true_positives(pred: list[tuple[float, float]], gt: list[tuple[float, float]],
+                         iou_threshold: float = 0.5, inclusive_frames: bool = False) -> int:
+    """Largest number of prediction/truth pairs with IoU >= threshold, each interval used at most once."""
+    return len(_matching(pred, gt, iou_threshold, inclusive_frames))
+
+
+def found_truths(predictions: list[Interval], truths: list[Interval], iou_threshold: float = 0.5,
+                 inclusive_frames: bool = False) -> list[bool]:
+    """For each truth, whether the same maximum matching as ``evaluate`` pairs it with a prediction of its type."""
+    found = [False] * len(truths)
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, g in enumerate(truths):
+        groups[(g.video, g.type)].append(i)
+    for (video, kind), members in groups.items():
+        pred = [(p.onset, p.offset) for p in predictions if p.video == video and p.type == kind]
+        gt = [(truths[i].onset, truths[i].offset) for i in members]
+        for j in _matching(pred, gt, iou_threshold, inclusive_frames):
+            found[members[j]] = True
+    return found
 
 
 def evaluate(predictions: list[Interval], truths: list[Interval], iou_threshold: float = 0.5,

@@ -15,8 +15,16 @@ import numpy as np
 REGIONS: dict[str, tuple[int, ...]] = {
     "brow_right": (70, 63, 105, 66, 107, 46, 53, 52, 65, 55),
     "brow_left": (300, 293, 334, 296, 336, 276, 283, 282, 295, 285),
+    # the inner thirds of the brows on their own: AU1 and AU4 move mostly these, and in the whole-brow box the
+    # still outer part dilutes them
+    "brow_inner_right": (107, 66, 55, 65),
+    "brow_inner_left": (336, 296, 285, 295),
     "eye_right": (33, 160, 158, 133, 153, 144, 159, 145),
     "eye_left": (362, 385, 387, 263, 373, 380, 386, 374),
+    # the middle of each upper lid alone: an upper-lid raise moves this, and in the whole-eye box the fixed
+    # corners and lower lid dilute it
+    "lid_right": (161, 160, 159, 158, 157),
+    "lid_left": (384, 385, 386, 387, 388),
     "nose": (48, 115, 220, 278, 344, 440, 64, 294),
     "mouth_corner_right": (61, 146, 91, 185, 40),
     "mouth_corner_left": (291, 375, 321, 409, 270),
@@ -25,8 +33,8 @@ REGIONS: dict[str, tuple[int, ...]] = {
     "chin": (152, 175, 199, 200, 377, 148),
 }
 REGION_NAMES: tuple[str, ...] = tuple(REGIONS)
-EYE_REGIONS = ("eye_right", "eye_left")
-BROW_REGIONS = ("brow_right", "brow_left")
+EYE_REGIONS = ("eye_right", "eye_left", "lid_right", "lid_left")
+BROW_REGIONS = ("brow_right", "brow_left", "brow_inner_right", "brow_inner_left")
 REFERENCE_REGIONS: dict[str, tuple[int, ...]] = {
     "forehead": (10, 151, 108, 337),
     "nose_bridge": (6, 197, 195),
@@ -84,30 +92,39 @@ class FlowEstimator:
 def fit_rigid_motion(flow: np.ndarray, boxes: list[tuple[int, int, int, int]], step: int = 2) -> np.ndarray:
     """Least-squares similarity motion (u = a x - b y + tx, v = b x + a y + ty) of the flow inside ``boxes``.
 
-    Returns (a, b, tx, ty); zeros when the boxes hold too few samples.
+    Sampled every ``step`` pixels. Returns (a, b, tx, ty); zeros when the boxes hold too few samples. The sums
+    the fit needs are taken per box from row and column totals (no coordinate grids are built).
     """
-    xs, ys, us, vs = [], [], [], []
+    n = sx = sy = sxx = su = sv = sxu = syu = sxv = syv = 0.0
     for x0, y0, x1, y1 in boxes:
-        grid_y, grid_x = np.mgrid[y0:y1:step, x0:x1:step]
         patch = flow[y0:y1:step, x0:x1:step]
-        xs.append(grid_x.ravel())
-        ys.append(grid_y.ravel())
-        us.append(patch[..., 0].ravel())
-        vs.append(patch[..., 1].ravel())
-    x = np.concatenate(xs).astype(np.float64)
-    y = np.concatenate(ys).astype(np.float64)
-    if x.size < 8:
+        if patch.size == 0:
+            continue
+        xs = np.arange(x0, x1, step, dtype=np.float64)[:patch.shape[1]]
+        ys = np.arange(y0, y1, step, dtype=np.float64)[:patch.shape[0]]
+        rows, cols = patch.shape[:2]
+        columns = patch.sum(axis=0, dtype=np.float64)  # (cols, 2)
+        lines = patch.sum(axis=1, dtype=np.float64)  # (rows, 2)
+        n += rows * cols
+        sx += rows * xs.sum()
+        sy += cols * ys.sum()
+        sxx += rows * (xs ** 2).sum() + cols * (ys ** 2).sum()
+        su += columns[:, 0].sum()
+        sv += columns[:, 1].sum()
+        sxu += xs @ columns[:, 0]
+        sxv += xs @ columns[:, 1]
+        syu += ys @ lines[:, 0]
+        syv += ys @ lines[:, 1]
+    if n < 8:
         return np.zeros(4)
-    u = np.concatenate(us)
-    v = np.concatenate(vs)
-    x_mean, y_mean = x.mean(), y.mean()
-    xc, yc = x - x_mean, y - y_mean
-    spread = (xc ** 2 + yc ** 2).sum()
-    uc, vc = u - u.mean(), v - v.mean()
-    a = ((xc * uc + yc * vc).sum() / spread) if spread > 0 else 0.0
-    b = ((xc * vc - yc * uc).sum() / spread) if spread > 0 else 0.0
-    tx = u.mean() - (a * x_mean - b * y_mean)
-    ty = v.mean() - (b * x_mean + a * y_mean)
+    x_mean, y_mean, u_mean, v_mean = sx / n, sy / n, su / n, sv / n
+    spread = sxx - n * (x_mean ** 2 + y_mean ** 2)
+    cross_a = (sxu - n * x_mean * u_mean) + (syv - n * y_mean * v_mean)
+    cross_b = (sxv - n * x_mean * v_mean) - (syu - n * y_mean * u_mean)
+    a = cross_a / spread if spread > 0 else 0.0
+    b = cross_b / spread if spread > 0 else 0.0
+    tx = u_mean - (a * x_mean - b * y_mean)
+    ty = v_mean - (b * x_mean + a * y_mean)
     return np.array([a, b, tx, ty])
 
 
@@ -121,6 +138,22 @@ def region_motion(flow: np.ndarray, regions: RegionBoxes) -> np.ndarray:
     cx, cy = regions.centres[:, 0], regions.centres[:, 1]
     rigid = np.stack([a * cx - b * cy + tx, b * cx + a * cy + ty], axis=1)
     return means - rigid
+
+
+def similarity_residual(motion: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(R, 2) region motion minus the least-squares similarity motion of all regions together.
+
+    What a similarity of the whole face explains is global misalignment (a face that slid against its crop),
+    not a local movement; a movement of one or two regions keeps most of its motion here.
+    """
+    x, y = centres[:, 0] - centres[:, 0].mean(), centres[:, 1] - centres[:, 1].mean()
+    u, v = motion[:, 0] - motion[:, 0].mean(), motion[:, 1] - motion[:, 1].mean()
+    spread = float((x ** 2 + y ** 2).sum())
+    if spread <= 0:
+        return motion - motion.mean(axis=0)
+    a = float((x * u + y * v).sum()) / spread
+    b = float((x * v - y * u).sum()) / spread
+    return np.stack([u - (a * x - b * y), v - (b * x + a * y)], axis=1)
 
 
 def _build_channels() -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], np.ndarray]:
@@ -146,6 +179,8 @@ def _build_channels() -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], np.
         members.append((name,))
         rows.append(np.stack([row([(name, 0, 1.0)]), row([(name, 1, 1.0)])]))
     for name, right, left in (("brows", "brow_right", "brow_left"),
+                              ("inner_brows", "brow_inner_right", "brow_inner_left"),
+                              ("lids", "lid_right", "lid_left"),
                               ("mouth_corners", "mouth_corner_right", "mouth_corner_left")):
         names.append(name)
         members.append((right, left))

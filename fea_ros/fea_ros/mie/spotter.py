@@ -10,8 +10,16 @@ re-enters ``max(low_sigma, edge_fraction * peak)``. The event is emitted ``windo
 delay from offset to publication is at most ``window_s`` plus one frame interval; a movement lasting longer than
 ``max_event_s`` is closed and emitted at that point.
 
-Eye regions never start an event (blinks); while the eyes are closing (eye aspect ratio from the landmarks, or
-the blink action unit when action units are given) the brow regions are not used either.
+Blinks: frames where the eyes are closing (eye aspect ratio from the landmarks, or the blink action unit when
+action units are given) and 0.1 s around them never serve as a reference. An eye region starts an event only
+when its lid moves up against a reference with open eyes (an upper-lid raise; a blink moves it down), and never
+during a blink; near a blink the brow regions need ``BLINK_BROW_FACTOR`` times the threshold, so an AU4 or AU1
+that starts next to a blink is still found while the small pull of the lid on the brow is not.
+
+Faces that cannot be measured: a face with more than ``max_outside_fraction`` of its mesh points outside the
+image, or whose stable points do not fit the alignment template (``max_alignment_residual``), is not measured
+in that frame and its state starts afresh (as for a covered face); and a region motion that a similarity of the
+whole face explains (the face sliding against its crop) never starts an event.
 """
 from __future__ import annotations
 
@@ -26,13 +34,17 @@ from fea_ros.core.errors import ConfigError, InputError
 from fea_ros.core.types import ActionUnits, Landmarks, MicroExpressionEvent
 from fea_ros.mie.alignment import AlignedFace, FaceAligner
 from fea_ros.mie.flow import (BROW_REGIONS, CHANNEL_NAMES, CHANNEL_REGIONS, EYE_REGIONS, REGION_NAMES,
-                              FlowEstimator, RegionBoxes, channel_motion, region_boxes, region_motion)
+                              FlowEstimator, RegionBoxes, channel_motion, region_boxes, region_motion,
+                              similarity_residual)
 
 log = logging.getLogger(__name__)
 
 #: FaceMesh eye-aspect-ratio points: corner, upper, upper, corner, lower, lower
 EAR_POINTS = ((33, 160, 158, 133, 153, 144), (362, 385, 387, 263, 373, 380))
 BLINK_AU = 45
+#: face part of each channel: a second movement is one in a part that was not moving
+_PART = tuple("upper" if any(r in BROW_REGIONS or r in EYE_REGIONS for r in regions) else "lower"
+              for regions in CHANNEL_REGIONS)
 _EYE_MASK = np.array([any(r in EYE_REGIONS for r in regions) for regions in CHANNEL_REGIONS])
 _BROW_MASK = np.array([any(r in BROW_REGIONS for r in regions) for regions in CHANNEL_REGIONS])
 #: intensity 1.0 = a peak regional displacement of this fraction of the inter-ocular distance
@@ -42,6 +54,41 @@ BLINK_MARGIN_S = 0.1
 END_SMOOTHING_S = 0.04
 MIN_EVENT_S = 0.04  # 1/25 s, the shortest micro-expression
 LID_DOMINANCE = 1.5
+#: near a blink a brow channel must exceed the threshold this many times over to start or keep an event
+BLINK_BROW_FACTOR = 1.3
+#: how much older than flow_offset_s the open-eye frame before a blink may be to serve as the reference
+BLINK_REFERENCE_S = 0.6
+#: share of an eyelid's flow that shows in the brow region above it (DIS smooths over its patch size)
+LID_BLEED = 0.5
+LID_BLEED_INNER = 0.6  # the inner brow box reaches closer to the lid
+#: rows of the (R, 2) region motion / channels of the same side: right, left
+_BROW_ROWS = [REGION_NAMES.index(name) for name in BROW_REGIONS]
+_LID_ROWS = [REGION_NAMES.index(name.replace("brow_inner", "eye").replace("brow", "eye")) for name in BROW_REGIONS]
+_EYE_ROWS = [REGION_NAMES.index(name) for name in EYE_REGIONS]
+_BROW_CHANNELS = [CHANNEL_NAMES.index(name) for name in BROW_REGIONS]
+_BLEED = np.array([LID_BLEED_INNER if "inner" in name else LID_BLEED for name in BROW_REGIONS])
+_EYE_CHANNELS = [CHANNEL_NAMES.index(name) for name in EYE_REGIONS]
+_LID_CHANNELS = [CHANNEL_NAMES.index(REGION_NAMES[row]) for row in _LID_ROWS]
+_NOT_EYE = ~_EYE_MASK
+_EYE_OR_BROW = _EYE_MASK | _BROW_MASK
+_NO_SCALE = np.ones(len(CHANNEL_NAMES))
+_BLINK_SCALE = np.where(_BROW_MASK, BLINK_BROW_FACTOR, 1.0)
+#: a start also needs this fraction of the threshold after a whole-face similarity is taken out
+LOCAL_FRACTION = 0.5
+#: a region starting to move after the event's level fell below this fraction of its peak is a second movement
+SPLIT_FRACTION = 0.5
+
+
+OUTSIDE_STRIDE = 4
+_X_90 = float(np.arccos(1.0 - 2.0 * 0.9) / np.pi)  # where a raised-cosine rise reaches 90 % (0.795)
+
+
+def outside_fraction(points: np.ndarray, shape: tuple[int, ...]) -> float:
+    """Share of the mesh points that lie outside an image of ``shape`` (rows, cols, ...)."""
+    xy = np.asarray(points)[::OUTSIDE_STRIDE, :2]  # every 4th point covers the mesh evenly enough
+    h, w = shape[:2]
+    inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
+    return float(1.0 - inside.mean()) if len(xy) else 1.0
 
 
 def _event_level(z: np.ndarray, active: np.ndarray) -> float:
@@ -69,6 +116,8 @@ def _direction_action_units(region: str, motion: np.ndarray) -> tuple[int, ...]:
     vertical_up = dy < 0 and abs(dy) >= 0.5 * abs(dx)
     if region.startswith("brow"):
         return (1, 2) if dy < 0 else (4,)
+    if region.startswith(("lid", "eye")):
+        return (5,) if vertical_up else ()
     if region == "nose":
         return (9,) if vertical_up else ()
     if region.startswith("mouth_corner"):
@@ -100,6 +149,7 @@ class _Record:
     blink: bool
     au: np.ndarray | None
     common: float = 0.0  # how far the median channel rose above its noise level
+    scale: np.ndarray | None = None  # (C,) per-channel threshold factor in this frame (brows near a blink)
 
 
 @dataclass
@@ -112,6 +162,7 @@ class _Track:
     noise_updates: int = 0
     peak_z: float = 0.0  # of the event in progress
     active: np.ndarray | None = None  # channels that crossed the threshold in the event in progress
+    started: np.ndarray | None = None  # the channels that started it
     level: float | None = None  # smoothed z of the active channels
     raw_below_ns: int | None = None  # start of the current run of frames below the end level
     ear_baseline: float | None = None
@@ -122,6 +173,9 @@ class _Track:
     below_since_ns: int | None = None
     last_ns: int = -1
     last_blink_ns: int = -(10 ** 18)
+    before_blink: _Sample | None = None  # the last open-eye frame before the latest blink
+    trough: float = float("inf")  # lowest level since the event's peak ...
+    trough_ns: int = 0  # ... and when
 
 
 class MieSpotter:
@@ -153,6 +207,11 @@ class MieSpotter:
                action_units: ActionUnits | None = None) -> list[MicroExpressionEvent]:
         if landmarks is None:
             return []
+        c = self.config
+        if outside_fraction(landmarks.points, image_bgr.shape) > c.max_outside_fraction:
+            # cut by the image edge: the crop would hold replicated border pixels that move with the head
+            self._tracks.pop(face_id, None)
+            return []
         track = self._tracks.get(face_id)
         if track is not None and stamp_ns <= track.last_ns:
             track = None  # time went backwards (bag loop): start this face afresh
@@ -165,14 +224,13 @@ class MieSpotter:
         except InputError as exc:
             log.debug("face %s skipped by the MiE spotter at %d ns: %s", face_id, stamp_ns, exc)
             return []
+        if face.residual > c.max_alignment_residual:
+            # turned out of plane or badly meshed: the crop does not show the same face geometry
+            self._tracks.pop(face_id, None)
+            return []
         blink = self._blink(track, face, action_units)
         if blink:
-            track.last_blink_ns = stamp_ns
-            # the lid was already moving before the eye aspect ratio crossed the blink level
-            for earlier in reversed(track.samples):
-                if stamp_ns - earlier.stamp_ns > BLINK_MARGIN_S * 1e9:
-                    break
-                earlier.blink = True
+            self._mark_blink(track, stamp_ns)
         eyes_busy = blink or (stamp_ns - track.last_blink_ns) * 1e-9 <= BLINK_MARGIN_S
         sample = _Sample(stamp_ns, face.crop, region_boxes(face.points, face.interocular_px, face.crop.shape[0]),
                          face.interocular_px, eyes_busy)
@@ -186,33 +244,82 @@ class MieSpotter:
         if reference is None:
             return []
         motion = region_motion(self._flow(reference.crop, sample.crop), reference.regions)
-        magnitude = np.linalg.norm(channel_motion(motion), axis=1)
         if track.noise is None:
-            track.noise = np.maximum(magnitude, MIN_NOISE_PX)
+            first = channel_motion(motion)
+            track.noise = np.maximum(np.hypot(first[:, 0], first[:, 1]), MIN_NOISE_PX)
+        speed = np.hypot(motion[:, 0], motion[:, 1])
+        eye_z = speed[_EYE_ROWS] / track.noise[_EYE_CHANNELS]
+        # an eyelid coming down much more than the brows move is a blink starting before the eye aspect ratio
+        # shows it (a lid going up is an upper-lid raise)
+        closing = float((eye_z * (motion[_EYE_ROWS, 1] > 0)).max())
+        brow_z = float((speed[_BROW_ROWS] / track.noise[_BROW_CHANNELS]).max())
+        lids_dominate = closing >= c.threshold_sigma and closing > LID_DOMINANCE * brow_z
+        near_blink = bool(eyes_busy or reference.blink or lids_dominate)
+        if lids_dominate and not sample.blink:
+            # a blink the flow sees before (or without) the landmarks: its frames are no reference either
+            self._mark_blink(track, stamp_ns)
+        # the flow is smooth over a few pixels, so a moving lid (a blink, an upper-lid raise) drags the flow of
+        # the brow just above it along; that part (a fixed share of the lid's motion) is not the brow's own
+        # (a brow that leads drags the lid instead: then nothing is taken off)
+        # (only for a lid that really moves: at rest the subtraction would just add the lid's noise)
+        lid_led = (speed[_LID_ROWS] > speed[_BROW_ROWS]) & (
+            speed[_LID_ROWS] >= c.threshold_sigma * track.noise[_LID_CHANNELS])
+        motion = motion.copy()
+        motion[_BROW_ROWS] -= (_BLEED * lid_led)[:, None] * motion[_LID_ROWS]
+        vectors = channel_motion(motion)
+        magnitude = np.hypot(vectors[:, 0], vectors[:, 1])
         z = magnitude / track.noise
-        eye_z, brow_z = z[_EYE_MASK].max(), z[_BROW_MASK].max()
-        # an eyelid moving much more than the brows is a blink starting before the eye aspect ratio shows it
-        lids_dominate = eye_z >= self.config.threshold_sigma and eye_z > LID_DOMINANCE * brow_z
-        brows_unreliable = eyes_busy or reference.blink or lids_dominate
-        allowed = ~_EYE_MASK & ~(_BROW_MASK if brows_unreliable else np.zeros_like(_BROW_MASK))
+        if near_blink:
+            allowed, scale = _NOT_EYE, _BLINK_SCALE
+        else:
+            # a lid that moved up against an open-eye reference is an upper-lid raise (a blink moves it down)
+            allowed = _NOT_EYE | (_EYE_MASK & (vectors[:, 1] < 0) & (-vectors[:, 1] >= np.abs(vectors[:, 0])))
+            scale = _NO_SCALE
         # a disturbance of the whole face (a blink shifting the mesh, a fast head shift) raises every channel;
         # only what a channel rises above that common level counts
-        common = max(0.0, float(np.median(z[~_EYE_MASK])) - 1.0)
-        candidate = float(z[allowed].max()) - common
-        track.history.append(_Record(stamp_ns, z, motion, candidate, brows_unreliable, au, common))
-        warm = (stamp_ns - track.first_ns) * 1e-9 >= self.config.warmup_s
+        common = max(0.0, float(np.median(z[_NOT_EYE])) - 1.0)
+        effective = (z - common) / scale
+        candidate = float(effective[allowed].max())
+        track.history.append(_Record(stamp_ns, z, motion, candidate, near_blink, au, common, scale))
+        warm = (stamp_ns - track.first_ns) * 1e-9 >= c.warmup_s
         if track.frozen is None:
-            self._learn_noise(track, magnitude, z, stamp_ns)
-            if warm and candidate >= self.config.threshold_sigma:
+            # a blink is not the eye region's noise: learning from it would raise the level an upper-lid
+            # raise or a brow movement must reach
+            self._learn_noise(track, magnitude, stamp_ns, _EYE_OR_BROW if near_blink else None)
+            if warm and candidate >= c.threshold_sigma and self._local(motion, reference.regions, track.noise):
                 track.frozen = reference
                 track.detected_ns = stamp_ns
-                track.below_since_ns = None
-                track.peak_z = 0.0
-                track.level = None
-                track.raw_below_ns = None
-                track.active = allowed & (z - common >= self.config.threshold_sigma)
+                self._arm(track, allowed & (effective >= c.threshold_sigma))
             return []
         return self._follow(face_id, track, stamp_ns)
+
+    @staticmethod
+    def _mark_blink(track: _Track, stamp_ns: int) -> None:
+        """A blink now: the frames of the last 0.1 s (the lid was already moving) are no reference."""
+        track.last_blink_ns = stamp_ns
+        for earlier in reversed(track.samples):
+            if stamp_ns - earlier.stamp_ns > BLINK_MARGIN_S * 1e9:
+                break
+            earlier.blink = True
+        clean = [s for s in track.samples if not s.blink]
+        if clean:
+            track.before_blink = clean[-1]
+
+    def _local(self, motion: np.ndarray, regions: RegionBoxes, noise: np.ndarray) -> bool:
+        """Whether the motion stays above the threshold once a similarity of the whole face is taken out."""
+        local = np.linalg.norm(channel_motion(similarity_residual(motion, regions.centres)), axis=1) / noise
+        return bool(local[~_EYE_MASK].max() >= LOCAL_FRACTION * self.config.threshold_sigma
+                    or local[_EYE_MASK].max() >= self.config.threshold_sigma)
+
+    @staticmethod
+    def _arm(track: _Track, active: np.ndarray) -> None:
+        track.below_since_ns = None
+        track.peak_z = 0.0
+        track.level = None
+        track.raw_below_ns = None
+        track.trough = float("inf")
+        track.active = np.asarray(active, dtype=bool)
+        track.started = active.copy()
 
     def _blink(self, track: _Track, face: AlignedFace, action_units: ActionUnits | None) -> bool:
         ear = eye_aspect_ratio(face.points)
@@ -228,10 +335,17 @@ class MieSpotter:
         target = stamp_ns - int(self.config.flow_offset_s * 1e9)
         # a frame taken during a blink would make every later frame look like an eye opening
         usable = [sample for sample in track.samples if sample.stamp_ns >= track.floor_ns and not sample.blink]
-        if not usable:
-            return None
         older = [sample for sample in usable if sample.stamp_ns <= target]
-        return older[-1] if older else usable[0]
+        if older:
+            return older[-1]
+        # right after a blink every frame of the last flow_offset_s was a blink frame: compare with the last
+        # open-eye frame before it, so a movement that started under the blink (an AU5 or AU4 next to it) is
+        # still seen against the face before it
+        before = track.before_blink
+        if before is not None and before.stamp_ns >= track.floor_ns \
+                and stamp_ns - before.stamp_ns <= (self.config.flow_offset_s + BLINK_REFERENCE_S) * 1e9:
+            return before
+        return usable[0] if usable else None
 
     def _trim(self, track: _Track, stamp_ns: int) -> None:
         keep_samples = int((self.config.flow_offset_s + 0.1) * 1e9)
@@ -241,28 +355,39 @@ class MieSpotter:
         while track.history and stamp_ns - track.history[0].stamp_ns > keep_history:
             track.history.popleft()
 
-    def _learn_noise(self, track: _Track, magnitude: np.ndarray, z: np.ndarray, stamp_ns: int) -> None:
-        if len(track.history) < 2:
+    def _learn_noise(self, track: _Track, magnitude: np.ndarray, stamp_ns: int, hold: np.ndarray | None) -> None:
+        """Running mean of each channel's displacement at rest; channels in ``hold`` keep their level."""
+        noise = track.noise
+        if len(track.history) < 2 or noise is None:
             return
-        assert track.noise is not None  # set from the first compared frame, before anything is learnt
         dt = (stamp_ns - track.history[-2].stamp_ns) * 1e-9
         track.noise_updates += 1
         # a plain running mean until the time constant is reached, so the first frames do not dominate
         alpha = max(1.0 - np.exp(-max(dt, 0.0) / self.config.noise_time_constant_s), 1.0 / track.noise_updates)
         # outliers (the start of a slow movement) enter at most at twice the current level
-        clipped = np.minimum(magnitude, 2.0 * track.noise)
-        track.noise = np.maximum((1 - alpha) * track.noise + alpha * clipped, MIN_NOISE_PX)
+        clipped = np.minimum(magnitude, 2.0 * noise)
+        updated = np.maximum((1 - alpha) * noise + alpha * clipped, MIN_NOISE_PX)
+        track.noise = updated if hold is None else np.where(hold, noise, updated)
 
     def _follow(self, face_id: str, track: _Track, stamp_ns: int) -> list[MicroExpressionEvent]:
         c = self.config
         current = track.history[-1]
-        assert track.active is not None  # set when the event started
-        if not current.blink:
-            track.active |= (current.z - current.common >= c.threshold_sigma) & ~_EYE_MASK
+        if track.active is None:  # _follow runs only during an event, which always has its channels
+            return []
+        scale = current.scale if current.scale is not None else 1.0
+        joining = ((current.z - current.common) / scale >= c.threshold_sigma) & ~_EYE_MASK
+        # a region that had not moved yet, crossing the threshold while the event decays, is a new movement
+        # (a region of a face part that is already moving is the same movement spreading)
+        moving_parts = {_PART[i] for i in np.flatnonzero(track.active)}
+        newcomers = joining & ~track.active & np.array([part not in moving_parts for part in _PART])
+        track.active = track.active | joining
         # only the channels that moved decide when the movement is over: the maximum of all the others
         # would keep crossing a low level by chance
         level = _event_level(current.z, track.active)
-        track.peak_z = max(track.peak_z, level)
+        if level > track.peak_z:
+            track.peak_z, track.trough = level, float("inf")
+        elif level < track.trough:
+            track.trough, track.trough_ns = level, stamp_ns
         edge = max(c.low_sigma, c.edge_fraction * track.peak_z)
         # the end is judged on a lightly smoothed level, so single noisy frames (many at 100-200 fps) do not
         # keep an event open
@@ -281,17 +406,34 @@ class MieSpotter:
                 track.below_since_ns = max(raw, stamp_ns - int(c.window_s * 1e9))
         else:
             track.below_since_ns = None
-        ended = track.below_since_ns is not None and (stamp_ns - track.below_since_ns) * 1e-9 >= c.window_s
+        window_ns = int(c.window_s * 1e9)
+        # a second movement rising out of the first one's decay, before it got back to rest
+        split = bool(newcomers.any()) and track.trough <= SPLIT_FRACTION * track.peak_z
+        ended = track.below_since_ns is not None and stamp_ns - track.below_since_ns >= window_ns
         forced = (stamp_ns - track.detected_ns) * 1e-9 >= c.max_event_s
-        if not (ended or forced):
+        if not (ended or forced or split):
             return []
-        offset_ns = track.below_since_ns if ended and track.below_since_ns is not None else stamp_ns
+        if ended and track.below_since_ns is not None:
+            offset_ns = track.below_since_ns
+        elif split:
+            offset_ns = max(track.trough_ns, stamp_ns - window_ns)
+        else:
+            offset_ns = stamp_ns
         event = self._make_event(face_id, track, offset_ns, edge, stamp_ns)
+        events = [event] if event is not None else []
+        if split:
+            # the reference stays (the face had not settled); the next onset is traced back no further
+            # than the trough between the two movements
+            track.floor_ns = offset_ns
+            track.detected_ns = stamp_ns
+            self._arm(track, newcomers)
+            return events
         track.frozen = None
         track.below_since_ns = None
-        # the next reference is a frame after this event settled, never one from its tail
+        # the next reference is a frame after this event settled, never one from its tail; a movement cut at
+        # max_event_s re-arms at once (the reference is the current frame)
         track.floor_ns = stamp_ns
-        return [event] if event is not None else []
+        return events
 
     def _make_event(self, face_id: str, track: _Track, offset_ns: int, edge: float,
                     emitted_ns: int) -> MicroExpressionEvent | None:
@@ -299,19 +441,24 @@ class MieSpotter:
         history = list(track.history)
         detected = next(i for i, r in enumerate(history) if r.stamp_ns >= track.detected_ns)
         onset = detected
-        active = track.active
-        assert active is not None  # set when the event started
+        active = track.active if track.active is not None else np.zeros(len(CHANNEL_NAMES), dtype=bool)
         while onset > 0 and _event_level(history[onset - 1].z, active) >= edge \
                 and history[onset - 1].stamp_ns >= track.floor_ns:
             onset -= 1
         onset_ns = history[onset].stamp_ns
         inside = [r for r in history[detected:] if r.stamp_ns < offset_ns] or [history[detected]]
+        onset_ns, offset_ns = self._extrapolate(history[onset:], onset_ns, offset_ns, edge, track, active,
+                                                emitted_ns)
         apex = max(inside, key=lambda r: r.z[active].max())
         margin_ns = int(BLINK_MARGIN_S * 1e9)
         near_blink = any(r.blink for r in history if onset_ns - margin_ns <= r.stamp_ns <= offset_ns + margin_ns)
-        below_eyes = np.max([r.z - r.common for r in inside], axis=0)[~_EYE_MASK & ~_BROW_MASK]
-        if near_blink and not (below_eyes >= c.threshold_sigma).any():
-            return None  # brow motion next to a blink: the eyelid pulling on the brow, not an expression
+        peak = np.max([r.z - r.common for r in inside], axis=0)
+        below_eyes = peak[~_EYE_MASK & ~_BROW_MASK]
+        brows = peak[_BROW_MASK]
+        started_by_lids = bool((track.started & _EYE_MASK).any())
+        if near_blink and not started_by_lids and not (below_eyes >= c.threshold_sigma).any() \
+                and not (brows >= BLINK_BROW_FACTOR * c.threshold_sigma).any():
+            return None  # small brow motion next to a blink: the eyelid pulling on the brow, not an expression
         moved_names = {r for i in np.flatnonzero(active) for r in CHANNEL_REGIONS[i]}
         moved = np.array([name in moved_names for name in REGION_NAMES])
         regions = tuple(name for name in REGION_NAMES if name in moved_names)
@@ -329,6 +476,30 @@ class MieSpotter:
             type=kind, regions=regions,
             action_units=self._moved_action_units(track, history, onset, inside, moved, apex),
             intensity=intensity, confidence=min(max(confidence, 0.0), 1.0), emitted_ns=int(emitted_ns))
+
+    @staticmethod
+    def _extrapolate(records: list[_Record], onset_ns: int, offset_ns: int, edge: float, track: _Track,
+                     active: np.ndarray, emitted_ns: int) -> tuple[int, int]:
+        """Onset and offset moved out to where the movement left and re-joined rest.
+
+        The signal crosses ``edge`` some way into the rise (and before the end of the fall), so the measured
+        interval is shorter than the movement. Facial movements rise and fall smoothly; for a raised-cosine
+        profile the time from rest to the edge is a known fraction of the time from the edge to 90 % of the
+        peak, which is measured.
+        """
+        peak = track.peak_z
+        if peak <= 0 or not records:
+            return onset_ns, offset_ns
+        fraction = float(np.clip(edge / peak, 0.02, 0.6))
+        x_edge = float(np.arccos(1.0 - 2.0 * fraction) / np.pi)
+        ratio = x_edge / (_X_90 - x_edge)
+        levels = [(r.stamp_ns, _event_level(r.z, active)) for r in records if r.stamp_ns <= offset_ns]
+        high = [t for t, level in levels if level >= 0.9 * peak]
+        if not high:
+            return onset_ns, offset_ns
+        new_onset = onset_ns - int(ratio * max(high[0] - onset_ns, 0))
+        new_offset = offset_ns + int(ratio * max(offset_ns - high[-1], 0))
+        return max(new_onset, track.floor_ns), min(new_offset, emitted_ns)
 
     def _moved_action_units(self, track: _Track, history: list[_Record], onset: int, inside: list[_Record],
                             moved: np.ndarray, apex: _Record) -> tuple[int, ...]:

@@ -92,6 +92,8 @@ _PIPELINE_DOCS: dict[str, tuple[str, tuple[str, ...], float | None, float | None
     "attention.engage_s": ("ENGAGING becomes ENGAGED after looking this long (s)", (), 0.0, 60.0),
     "attention.disengage_s": ("DISENGAGING becomes DISENGAGED after not looking this long (s)", (), 0.0, 60.0),
     "attention.eye_closed_ratio": ("an eye whose lid gap is below this fraction of its width is closed (gaze falls back to the head direction)", (), 0.0, 1.0),
+    "mie.max_outside_fraction": ("a face with more than this share of its mesh points outside the image is not measured; its spotter restarts", (), 0.0, 1.0),
+    "mie.max_alignment_residual": ("a face whose stable landmarks miss the alignment template by more than this (inter-ocular distances, RMS) is not measured", (), 0.0, 1.0),
     "inference.backend": ("inference backend: onnxruntime, tensorrt (Jetson / NVIDIA GPU) or auto (TensorRT when usable)", ("onnxruntime", "tensorrt", "auto"), None, None),
     "inference.precision": ("TensorRT precision", ("fp32", "fp16", "int8"), None, None),
     "inference.threads": ("ONNX Runtime intra-op threads per network", (), 1, 64),

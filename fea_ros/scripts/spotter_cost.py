@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""CPU time per face of two spotter versions, interleaved on the same benchmark clips in one process.
+
+The shared machine's load changes from minute to minute, so two benchmark runs at different times do not
+compare; this runs both versions in turns over the same frames and landmarks. ``--before`` is a spotter.py
+of another version, e.g. the one before spotting round 2:
+
+    git show b4cec25:fea_ros/fea_ros/mie/spotter.py > /tmp/spotter_before.py
+    python fea_ros/scripts/spotter_cost.py --before /tmp/spotter_before.py --data out/mie_benchmark/seed-3
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fea_ros.mie.benchmark import _landmarks, _read_frame, stored_faces
+from fea_ros.mie.spotter import MieSpotter
+
+
+def load_spotter(path: Path) -> type:
+    spec = importlib.util.spec_from_file_location("spotter_before", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"{path} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["spotter_before"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.MieSpotter
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", type=Path, required=True, help="spotter.py of the version to compare with")
+    parser.add_argument("--data", type=Path, default=Path("out") / "mie_benchmark" / "seed-3")
+    parser.add_argument("--clips", type=int, default=3, help="how many single-face clips (default 3)")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args(argv)
+    versions = {"before": load_spotter(args.before), "now": MieSpotter}
+    clips = [c for c in json.loads((args.data / "clips.json").read_text())["clips"]
+             if not c.get("bystander")][:args.clips]
+    times: dict[str, list[float]] = {name: [] for name in versions}
+    for _ in range(args.rounds):
+        for name, spotter_class in versions.items():
+            for clip in clips:
+                folder = args.data / "clips" / clip["name"]
+                faces = stored_faces(folder)
+                spotter = spotter_class()
+                for i in range(clip["frames"]):
+                    image = _read_frame(folder, i, clip.get("frame_ext", "jpg"))
+                    landmarks = _landmarks(faces(i)["subject"])
+                    start = time.process_time()
+                    spotter.update("subject", int(round(i * 1e9 / clip["fps"])), image, landmarks)
+                    times[name].append((time.process_time() - start) * 1e3)
+    for name, values in times.items():
+        print(f"{name}: CPU ms per face and frame mean {np.mean(values):.3f}, p95 {np.percentile(values, 95):.3f} "
+              f"({len(values)} updates)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The spotter near blinks, on one side of the face, on faces cut by the image edge, and with close movements."""
+from __future__ import annotations
+
+import numpy as np
+
+from fea_ros.core.config import MieConfig
+from fea_ros.core.types import Landmarks
+from fea_ros.mie.evaluation import interval_iou
+from fea_ros.mie.spotter import MieSpotter, outside_fraction
+from fea_ros.mie.synthetic import Movement, eye_opening
+
+from test_mie_spotter import INTEROCULAR, astronaut_mesh, make_clip, run_spotter, seconds  # noqa: F401
+
+
+def blink_at(mesh: np.ndarray, t: float) -> Movement:
+    iod = np.linalg.norm(mesh[[362, 263]].mean(0) - mesh[[33, 133]].mean(0))
+    return Movement("blink", t, t + 0.1, t + 0.28, 0.9 * eye_opening(mesh) * INTEROCULAR / iod)
+
+
+def summary(events):
+    return [(seconds(e), e.type, e.regions) for e in events]
+
+
+def test_brow_lowering_and_lid_raise_starting_next_to_a_blink_are_found(astronaut_mesh):
+    _, mesh = astronaut_mesh
+    brow = Movement("brow_lower", 1.6, 1.75, 1.95, 3.0, "MICRO")
+    lid = Movement("upper_lid_raise", 3.2, 3.5, 4.4, 3.0, "MACRO", hold_s=0.3)
+    movements = [brow, blink_at(mesh, 1.55), lid, blink_at(mesh, 3.25)]
+    events = run_spotter(make_clip(astronaut_mesh, 30.0, 5.2, movements), 30.0)
+    assert len(events) == 2, summary(events)
+    first, second = sorted(events, key=lambda e: e.onset_ns)
+    assert first.type == "MICRO" and interval_iou(seconds(first), (1.6, 1.95)) >= 0.5, summary(events)
+    assert set(first.regions) & {"brow_left", "brow_right"} and 4 in first.action_units
+    assert interval_iou(seconds(second), (3.2, 4.4)) >= 0.5, summary(events)
+    assert set(second.regions) & {"eye_left", "eye_right"}
+
+
+def test_a_one_sided_movement_is_found(astronaut_mesh):
+    pull = Movement("lip_corner_pull", 1.8, 1.95, 2.2, 3.0, "MICRO", side="left")
+    events = run_spotter(make_clip(astronaut_mesh, 30.0, 3.2, [pull]), 30.0)
+    assert len(events) == 1 and events[0].type == "MICRO", summary(events)
+    assert "mouth_corner_left" in events[0].regions and interval_iou(seconds(events[0]), (1.8, 2.2)) >= 0.5
+
+
+def test_a_second_movement_in_the_slow_decay_of_the_first_is_its_own_event(astronaut_mesh):
+    # the first movement falls for 2 s; the second starts while the first is still at a quarter of its peak
+    first = Movement("lip_corner_pull", 1.5, 1.8, 4.2, 8.0, "MACRO")
+    second = Movement("brow_raise", 3.3, 3.55, 3.8, 3.5, "MICRO")
+    events = run_spotter(make_clip(astronaut_mesh, 30.0, 5.5, [first, second]), 30.0)
+    kinds = sorted(summary(events))
+    assert len(events) == 2, kinds
+    early, late = sorted(events, key=lambda e: e.onset_ns)
+    assert early.type == "MACRO" and interval_iou(seconds(early), (1.5, 4.2)) >= 0.5, kinds
+    assert interval_iou(seconds(late), (3.3, 3.8)) >= 0.5 and set(late.regions) & {"brow_left", "brow_right"}, kinds
+
+
+def test_an_event_cut_at_the_length_cap_rearms_at_once(astronaut_mesh):
+    config = MieConfig(max_event_s=1.5)
+    held = Movement("lip_corner_pull", 1.2, 1.4, 4.6, 8.0, "MACRO", hold_s=2.9)
+    micro = Movement("brow_raise", 3.4, 3.55, 3.8, 4.0, "MICRO")
+    events = run_spotter(make_clip(astronaut_mesh, 30.0, 5.5, [held, micro]), 30.0, config)
+    capped = [e for e in events if (e.offset_ns - e.onset_ns) * 1e-9 >= config.max_event_s - 0.1]
+    assert capped and seconds(capped[0])[0] < 1.5, summary(events)
+    assert any(interval_iou(seconds(e), (3.4, 3.8)) >= 0.3 for e in events), summary(events)
+
+
+def test_a_face_cut_by_the_image_edge_is_not_measured(astronaut_mesh):
+    # the same movement, but the face slides so that a third of it is outside the image
+    macro = Movement("lip_corner_pull", 1.6, 2.0, 2.8, 8.0, "MACRO")
+    frames = make_clip(astronaut_mesh, 30.0, 3.5, [macro])
+    spotter = MieSpotter(MieConfig())
+    events = []
+    for i, (image, points) in enumerate(frames):
+        shift = int(image.shape[1] * 0.45)
+        cut = np.zeros_like(image)
+        cut[:, shift:] = image[:, :-shift]
+        mesh = np.zeros((points.shape[0], 3))
+        mesh[:, :2] = points + [shift, 0]
+        assert outside_fraction(mesh, cut.shape) > MieConfig().max_outside_fraction
+        events += spotter.update("f", int(round(i * 1e9 / 30)), cut, Landmarks(mesh, 1.0, mesh[:68, :2]))
+    assert events == [] and spotter.face_ids == ()
