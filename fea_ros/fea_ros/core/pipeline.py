@@ -140,8 +140,8 @@ class Pipeline:
         start = clock()
         meshes: dict[str, Landmarks] = {}
         continued: dict[str, Detection] = {}
-        for track_id, roi in followed.items():
-            landmarks = self.mesh(image, roi)
+        # every followed face in one mesh call
+        for track_id, landmarks in zip(followed, self.mesh.many(image, list(followed.values()))):
             if landmarks.presence >= self.config.tracking.min_presence:
                 meshes[track_id] = landmarks
                 continued[track_id] = self._detection_from_mesh(self._faces[track_id].score, landmarks)
@@ -166,10 +166,9 @@ class Pipeline:
         timings["track"] = (clock() - start) * 1e3
 
         start = clock()
-        for track in seen:
-            if track.track_id not in meshes:
-                roi = roi_from_detection(track.detection, self.config.landmarks.crop_scale)
-                meshes[track.track_id] = self.mesh(image, roi)
+        unmeshed = [track for track in seen if track.track_id not in meshes]
+        rois = [roi_from_detection(track.detection, self.config.landmarks.crop_scale) for track in unmeshed]
+        meshes.update(zip((track.track_id for track in unmeshed), self.mesh.many(image, rois)))
         self._update_face_states(seen, meshes)
         timings["landmarks"] += (clock() - start) * 1e3
 
@@ -177,14 +176,18 @@ class Pipeline:
         expressions = self.expression(image, [t.detection.box for t in seen])
         timings["expression"] = (clock() - start) * 1e3
 
+        start = clock()
+        present = {t.track_id: meshes[t.track_id] for t in seen
+                   if meshes[t.track_id].presence >= self.config.tracking.min_presence}
+        units = {}
+        if self.blendshapes is not None:  # every face in one call
+            units = dict(zip(present, self.blendshapes.many([m.points for m in present.values()])))
+        timings["blendshapes"] = (clock() - start) * 1e3
+
         faces = []
         for track, expression in zip(seen, expressions):
-            landmarks = meshes[track.track_id]
-            if landmarks.presence < self.config.tracking.min_presence:
-                landmarks = None
-            start = clock()
-            action_units = self.blendshapes(landmarks.points) if self.blendshapes and landmarks else None
-            timings["blendshapes"] += (clock() - start) * 1e3
+            landmarks = present.get(track.track_id)
+            action_units = units.get(track.track_id)
             start = clock()
             smoothed = self._faces[track.track_id].smoother.update(frame.stamp_ns, expression.probabilities)
             timings["temporal"] += (clock() - start) * 1e3
