@@ -26,21 +26,28 @@ CONFIGS = ("full", "fast")
 STAGES = ("detect", "track", "landmarks", "expression", "blendshapes", "temporal", "mie")
 WIDTH, HEIGHT = 640, 480
 #: the issue's targets: (clip, config) -> minimum end-to-end fps
-FPS_TARGETS = {("face1", "full"): 50.0, ("face1", "fast"): 120.0, ("faces3", "full"): 20.0}
-RSS_TARGET_MB = 600.0
+#: issue 12 (speed, round 2); issue 3 had 50 / 120 / 20 fps and 600 MB
+FPS_TARGETS = {("face1", "full"): 120.0, ("face1", "fast"): 220.0, ("faces3", "full"): 50.0}
+RSS_TARGET_MB = 300.0
 
 
 def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, metavar="N", help="ONNX Runtime threads (default 1)")
+    parser.add_argument("--stage-threads", type=int, default=1, choices=(1, 2),
+                        help="inference.stage_threads: 2 runs the expression nets beside blendshapes + MiE (default 1)")
     parser.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "tensorrt", "auto"),
                         help="inference backend (tensorrt: prebuild the engines first with 'fea-ros engines build')")
-    parser.add_argument("--precision", default="fp16", choices=("fp32", "fp16", "int8"), help="TensorRT precision")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"),
+                        help="inference.precision (auto: TensorRT fp16; ONNX Runtime int8 where it passed and pays)")
     parser.add_argument("--markdown", action="store_true", help="print the results as BENCHMARKS.md tables")
     parser.add_argument("--clips", default=",".join(CLIPS), help=f"comma-separated subset of {', '.join(CLIPS)}")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of full, fast")
     parser.add_argument("--warmup", type=int, default=10, metavar="N", help="untimed frames first (default 10)")
     parser.add_argument("--max-frames", type=int, default=None, metavar="N", help="time at most N frames per run")
     parser.add_argument("--samples-dir", type=Path, default=None, help="folder with face1.mp4 and faces3.mp4")
+    parser.add_argument("--mediapipe", action="store_true",
+                        help="also time MediaPipe's own detection + mesh on the same clips (scripts/mediapipe_bench.py, "
+                             "its own venv) and print the fea_ros / MediaPipe fps ratio")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -129,7 +136,7 @@ class _NetworkClock:
 
 
 def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_frames: int | None,
-            backend: str = "onnxruntime", precision: str = "fp16") -> dict[str, Any]:
+            backend: str = "onnxruntime", precision: str = "auto", stage_threads: int = 1) -> dict[str, Any]:
     """One (clip, configuration) run; called in a fresh process so ru_maxrss is this run's peak."""
     import resource
     import time
@@ -145,6 +152,7 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
     config.inference.threads = threads
     config.inference.backend = backend
     config.inference.precision = precision
+    config.inference.stage_threads = stage_threads
     pipeline = Pipeline(config)
     clock = _NetworkClock(_find_engines(pipeline))
 
@@ -212,6 +220,40 @@ def machine_line() -> str:
             f"Python {platform.python_version()}, onnxruntime {onnxruntime.__version__}")
 
 
+def load_line() -> str:
+    """The 1/5/15-minute load average: on a shared machine it says how far the numbers can be trusted."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load average: unknown"
+    return f"load average before the run: {one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min)"
+
+
+def mediapipe_report(rows: list[Row], samples: Path, markdown: bool) -> str:
+    """MediaPipe's detection + mesh on the same clips (own venv), and fea_ros's fps as a share of it."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "mediapipe_bench.py"
+    if not script.is_file():
+        raise InputError(f"{script} is missing: --mediapipe needs a source checkout of fea_ros")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fea_ros_mediapipe_bench", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    clips = sorted({row.clip for row in rows}, key=list(CLIPS).index)
+    measured = module.measure(clips, [1, 2], samples_dir=samples)
+    lines = [module.table(measured), ""]
+    header = ["clip", "fea_ros config", "fea_ros fps", "MediaPipe fps (2 cores)", "fea_ros / MediaPipe"]
+    body = []
+    for row in rows:
+        reference = next((m for m in measured if m["clip"] == row.clip and m["cores"] == 2), None)
+        if reference is not None:
+            body.append([row.clip, row.config, f"{row.fps:.1f}", f"{reference['fps']:.1f}",
+                         f"{row.fps / reference['fps']:.2f}"])
+    lines.append(_format(header, body, markdown))
+    return "\n".join(lines)
+
+
 @dataclass
 class Row:
     clip: str
@@ -232,6 +274,12 @@ class Row:
         return None if network is None else 100.0 * (self.total_ms - network) / self.total_ms
 
     @property
+    def outside_ms_per_face(self) -> float:
+        """CPU time outside the networks per face per frame (everything but Engine.run, MiE included)."""
+        faces = max(1e-9, self.data["faces_per_frame"]) * self.data["frames"]
+        return (self.total_ms - (self.data["network_ms_total"] or 0.0)) / faces
+
+    @property
     def overhead_without_mie_pct(self) -> float | None:
         """Time outside the networks, leaving out the MiE spotter (a stage with no network at all)."""
         network = self.data["network_ms_total"]
@@ -247,7 +295,8 @@ class Row:
 
 def _summary_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
     header = ["clip", "config", "frames", "faces/frame", "fps", "e2e median ms", "e2e p95 ms",
-              "networks ms/frame", "overhead %", "overhead % w/o MiE", "peak RSS MB", "target"]
+              "networks ms/frame", "outside networks ms/face", "overhead %", "overhead % w/o MiE", "peak RSS MB",
+              "target"]
     body = []
     for row in rows:
         e2e = _stats(row.data["end_to_end_ms"])
@@ -257,6 +306,7 @@ def _summary_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
         body.append([row.clip, row.config, str(row.data["frames"]), f"{row.data['faces_per_frame']:.2f}",
                      f"{row.fps:.1f}", f"{e2e.median_ms:.2f}", f"{e2e.p95_ms:.2f}",
                      "n/a" if network is None else f"{network / row.data['frames']:.2f}",
+                     "n/a" if network is None else f"{row.outside_ms_per_face:.2f}",
                      "n/a" if overhead is None else f"{overhead:.1f}",
                      "n/a" if overhead_without_mie is None else f"{overhead_without_mie:.1f}",
                      f"{row.data['peak_rss_mb']:.0f}",
@@ -308,9 +358,11 @@ def _format(header: list[str], body: list[list[str]], markdown: bool) -> str:
     return "\n".join(lines + ["  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in body])
 
 
-def report(rows: list[Row], threads: int, markdown: bool, backend: str = "onnxruntime") -> str:
+def report(rows: list[Row], threads: int, markdown: bool, backend: str = "onnxruntime", load: str = "",
+           precision: str = "auto", stage_threads: int = 1) -> str:
     engine = f"{threads} ONNX Runtime thread(s) per network" if backend == "onnxruntime" else f"backend {backend}"
-    parts = [machine_line(), f"640x480, {engine}, frames decoded outside the timed region"]
+    engine += f", inference.precision {precision}, stage threads {stage_threads}"
+    parts = [machine_line(), f"640x480, {engine}, frames decoded outside the timed region"] + ([load] if load else [])
     if markdown:
         parts = [f"- {p}" for p in parts]
     parts += ["", _format(*_summary_rows(rows), markdown), "", _format(*_stage_rows(rows), markdown)]
@@ -346,6 +398,7 @@ def bench_command(args: argparse.Namespace) -> int:
     samples = args.samples_dir or SAMPLES_DIR
     clips = _selection(args.clips, CLIPS, "clip")
     configs = _selection(args.configs, CONFIGS, "configuration")
+    load = load_line()  # before this run's own processes add to it
     rows = []
     spawn = get_context("spawn")
     for clip in clips:
@@ -355,7 +408,10 @@ def bench_command(args: argparse.Namespace) -> int:
         for config in configs:
             with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
                 data = pool.submit(measure, str(path), config, args.threads, args.warmup, args.max_frames,
-                                   args.backend, args.precision).result()
+                                   args.backend, args.precision, args.stage_threads).result()
             rows.append(Row(clip, config, data))
-    print(report(rows, args.threads, args.markdown, args.backend))
+    print(report(rows, args.threads, args.markdown, args.backend, load, args.precision, args.stage_threads))
+    if args.mediapipe:
+        print()
+        print(mediapipe_report(rows, samples, args.markdown))
     return 0

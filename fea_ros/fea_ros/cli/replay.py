@@ -46,6 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--with-images", action="store_true", help="also copy the image topic into OUT_BAG")
     parser.add_argument("--landmarks", action="store_true", help="put mesh landmarks and blendshapes in frames.jsonl")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-prefetch", action="store_true",
+                        help="decode each image in the main thread (default: the next frames are decoded on a "
+                             "second thread while the pipeline works)")
     add_config_arguments(parser)
     parser.set_defaults(func=replay_command)
 
@@ -69,7 +72,7 @@ def replay_command(args: argparse.Namespace) -> int:
 
     if args.with_images and args.out is None:
         raise ConfigError("--with-images copies the images into the output bag; give --out OUT_BAG too")
-    config = build_config(args.config, args.fast, args.threads)
+    config = build_config(args.config, args.fast, args.threads, getattr(args, "stage_threads", None))
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(BagImageReader(args.bag, args.topic, args.start, args.end))
         log.info("replaying %s (%s, %d messages) from %s", reader.topic, reader.msgtype, reader.message_count,
@@ -89,7 +92,8 @@ def replay_command(args: argparse.Namespace) -> int:
         if report is not None:
             sinks.append(report)
         pipeline = Pipeline(config)
-        stats = replay(reader, pipeline, sinks, progress=not args.no_progress)
+        stats = replay(reader, pipeline, sinks, progress=not args.no_progress,
+                       prefetch_depth=0 if args.no_prefetch else 2)
         if writer is not None:
             writer.close()
         outputs = {"bag": str(args.out)} if args.out is not None else {}

@@ -154,11 +154,12 @@ def run_command(args: argparse.Namespace) -> int:
 
     from fea_ros.core.inputs import open_source
     from fea_ros.core.pipeline import Pipeline
+    from fea_ros.core.prefetch import prefetch
     from fea_ros.core.visualize import Timeline, VideoSink, plot_timeline
 
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames must be at least 1, got {args.max_frames}")
-    config = build_config(args.config, args.fast, args.threads)
+    config = build_config(args.config, args.fast, args.threads, getattr(args, "stage_threads", None))
     jsonl_to_stdout = args.jsonl is None or str(args.jsonl) == "-"
     summary = RunSummary()
     timeline = Timeline() if args.plot else None
@@ -175,7 +176,11 @@ def run_command(args: argparse.Namespace) -> int:
                                                         disable=not show_progress, dynamic_ncols=True) as progress:
                 outputs = _Outputs(jsonl=out, landmarks=args.landmarks, summary=summary, sink=sink,
                                    timeline=timeline)
-                _process(source, pipeline, outputs, args.max_frames, progress)
+                # a file or folder is decoded a few frames ahead on a second thread; a camera is read as it
+                # comes, so no frame waits in a queue and grows old
+                frames = prefetch(source, depth=0 if source.frame_count is None else 2)
+                with contextlib.closing(frames):
+                    _process(frames, pipeline, outputs, args.max_frames, progress)
                 out.flush()
         except BrokenPipeError:  # e.g. `fea-ros run clip.mp4 | head`: the reader has what it wanted
             # point stdout at /dev/null so the interpreter's final flush does not raise again

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -28,7 +29,7 @@ from fea_ros.core.landmarks import (FaceMesh, Roi, box_from_mesh, keypoints_from
                                     roi_from_detection, roi_from_landmarks)
 from fea_ros.core.temporal import ExpressionSmoother
 from fea_ros.core.tracking import FaceTracker
-from fea_ros.core.types import Detection, FaceResult, Frame, FrameResult, Landmarks, Track
+from fea_ros.core.types import Detection, Expression, FaceResult, Frame, FrameResult, Landmarks, Track
 from fea_ros.inference.factory import create_engine, resolve_backend
 from fea_ros.inference.models import Manifest
 from fea_ros.mie.spotter import MieSpotter
@@ -96,6 +97,8 @@ class Pipeline:
         #: stage 7: the per-track micro-expression spotter (update per face, drop when a track ends, reset)
         self.mie = MieSpotter(config.mie) if config.mie.enabled else None
         self._faces: dict[str, _FaceState] = {}
+        self._stage_worker = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="fea_ros-expression")
+                              if config.inference.stage_threads >= 2 else None)
         self._frames_since_detection = 0
         self._last_stamp_ns: int | None = None
 
@@ -108,6 +111,8 @@ class Pipeline:
             raise ConfigError(f"detection.redetect_interval must be >= 1, got {config.detection.redetect_interval}")
         if config.tracking.confirm_frames < 1 or config.tracking.drop_frames < 1:
             raise ConfigError("tracking.confirm_frames and tracking.drop_frames must be >= 1")
+        if config.inference.stage_threads not in (1, 2):
+            raise ConfigError(f"inference.stage_threads must be 1 or 2, got {config.inference.stage_threads}")
         if config.detection.max_faces < 1:
             raise ConfigError(f"detection.max_faces must be >= 1, got {config.detection.max_faces}")
         if config.landmarks.crop_scale <= 0:
@@ -172,9 +177,12 @@ class Pipeline:
         self._update_face_states(seen, meshes)
         timings["landmarks"] += (clock() - start) * 1e3
 
-        start = clock()
-        expressions = self.expression(image, [t.detection.box for t in seen])
-        timings["expression"] = (clock() - start) * 1e3
+        boxes = [t.detection.box for t in seen]
+        # with inference.stage_threads 2 the expression nets run on the second core while blendshapes and the
+        # MiE spotter run here (both read the frame only); their time is then measured on that thread
+        pending = self._stage_worker.submit(self._timed_expression, image, boxes) if self._stage_worker else None
+        if pending is None:
+            expressions, timings["expression"] = self._timed_expression(image, boxes)
 
         start = clock()
         present = {t.track_id: meshes[t.track_id] for t in seen
@@ -184,6 +192,21 @@ class Pipeline:
             units = dict(zip(present, self.blendshapes.many([m.points for m in present.values()])))
         timings["blendshapes"] = (clock() - start) * 1e3
 
+        start = clock()
+        events = []
+        if self.mie is not None:
+            covered = covered_fractions([t.detection.box for t in seen])
+            for track, fraction in zip(seen, covered):
+                if fraction > self.config.mie.occlusion_overlap:
+                    # another face in front changes the pixels without any facial movement
+                    self.mie.drop(track.track_id)
+                    continue
+                events.extend(self.mie.update(track.track_id, frame.stamp_ns, image, present.get(track.track_id),
+                                              units.get(track.track_id)))
+        timings["mie"] = (clock() - start) * 1e3
+
+        if pending is not None:
+            expressions, timings["expression"] = pending.result()
         faces = []
         for track, expression in zip(seen, expressions):
             landmarks = present.get(track.track_id)
@@ -198,21 +221,14 @@ class Pipeline:
                 expression_scores=smoothed.probabilities, raw_scores=expression.probabilities,
                 valence=smoothed.valence, arousal=smoothed.arousal, action_units=action_units))
 
-        start = clock()
-        events = []
-        if self.mie is not None:
-            covered = covered_fractions([face.box for face in faces])
-            for face, fraction in zip(faces, covered):
-                if fraction > self.config.mie.occlusion_overlap:
-                    # another face in front changes the pixels without any facial movement
-                    self.mie.drop(face.face_id)
-                    continue
-                events.extend(self.mie.update(face.face_id, frame.stamp_ns, image, face.landmarks,
-                                              face.action_units))
-        timings["mie"] = (clock() - start) * 1e3
         height, width = image.shape[:2]
         return FrameResult(stamp_ns=frame.stamp_ns, frame_id=frame.frame_id, width=width, height=height,
                            faces=faces, events=events, timings_ms=timings, index=frame.index)
+
+    def _timed_expression(self, image: np.ndarray, boxes: list[np.ndarray]) -> tuple[list[Expression], float]:
+        start = time.perf_counter()
+        expressions = self.expression(image, boxes)
+        return expressions, (time.perf_counter() - start) * 1e3
 
     def _detection_from_mesh(self, score: float, landmarks: Landmarks) -> Detection:
         """A detector-like box and keypoints for a face the mesh found."""
