@@ -13,7 +13,7 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any, Generator, Iterable, Iterator
 
 from fea_ros.cli.common import add_config_arguments, build_config
 from fea_ros.core.errors import InputError
@@ -178,7 +178,7 @@ def run_command(args: argparse.Namespace) -> int:
                                    timeline=timeline)
                 # a file or folder is decoded a few frames ahead on a second thread; a camera is read as it
                 # comes, so no frame waits in a queue and grows old
-                frames = prefetch(source, depth=0 if source.frame_count is None else 2)
+                frames: Generator[Frame, None, None] = prefetch(source, depth=0 if source.frame_count is None else 2)
                 with contextlib.closing(frames):
                     _process(frames, pipeline, outputs, args.max_frames, progress)
                 out.flush()

@@ -209,14 +209,14 @@ class Pipeline:
             expressions, timings["expression"] = pending.result()
         faces = []
         for track, expression in zip(seen, expressions):
-            landmarks = present.get(track.track_id)
+            face_landmarks = present.get(track.track_id)
             action_units = units.get(track.track_id)
             start = clock()
             smoothed = self._faces[track.track_id].smoother.update(frame.stamp_ns, expression.probabilities)
             timings["temporal"] += (clock() - start) * 1e3
             faces.append(FaceResult(
                 face_id=track.track_id, track_age=track.age, box=track.detection.box.copy(),
-                detection_confidence=float(track.detection.score), landmarks=landmarks,
+                detection_confidence=float(track.detection.score), landmarks=face_landmarks,
                 expression=smoothed.label, expression_confidence=smoothed.confidence,
                 expression_scores=smoothed.probabilities, raw_scores=expression.probabilities,
                 valence=smoothed.valence, arousal=smoothed.arousal, action_units=action_units))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -22,7 +22,7 @@ class _Failure:
         self.error = error
 
 
-def prefetch(items: Iterable[T], transform: Callable[[T], R] | None = None, depth: int = 2) -> Iterator[R]:
+def prefetch(items: Iterable[T], transform: Callable[[T], R] | None = None, depth: int = 2) -> Generator[R, None, None]:
     """Yield ``transform(item)`` for every item, computed ``depth`` items ahead on a worker thread.
 
     ``depth`` 0 computes in the caller's thread (no worker). An exception in the iterable or the transform

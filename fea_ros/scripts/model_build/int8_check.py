@@ -68,15 +68,15 @@ def _canonical(key: str, probabilities: np.ndarray) -> np.ndarray:
 def label_agreement(blobs: dict[str, Samples], manifest: Manifest | None = None,
                     what: str = "sample clips") -> list[Check]:
     """Per net and for the fused ensemble: share of faces whose arg-max label is the same in int8 and fp32."""
-    fused = {"fp32": 0.0, "int8": 0.0}
+    fused: dict[str, np.ndarray] = {}
     checks = []
     for key, samples in blobs.items():
         name = NETS[key].model
         fp32, int8 = engines(name, manifest)
         p32 = _canonical(key, _outputs(fp32, samples, "probabilities"))
         p8 = _canonical(key, _outputs(int8, samples, "probabilities"))
-        fused["fp32"] = fused["fp32"] + ENSEMBLE[key] * p32
-        fused["int8"] = fused["int8"] + ENSEMBLE[key] * p8
+        fused["fp32"] = fused.get("fp32", 0.0) + ENSEMBLE[key] * p32
+        fused["int8"] = fused.get("int8", 0.0) + ENSEMBLE[key] * p8
         same = float(np.mean(p32.argmax(1) == p8.argmax(1)))
         checks.append(Check(name, len(samples), f"label agreement, {what}",
                             {"same label": same, "max prob diff": float(np.abs(p32 - p8).max())},
