@@ -167,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expression-dev", type=Path, default=None, metavar="DIR",
                         help="also compare expression labels on a labelled folder (labels.csv: path,label)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--speed", action="store_true", help="also time fp32 against int8 per network (CPU time)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(INT8_MODELS)
     unknown = sorted(set(names) - set(INT8_MODELS))
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"quantize_models: no int8 recipe for {', '.join(unknown)}; choose from {', '.join(INT8_MODELS)}",
               file=sys.stderr)
         return 2
-    from model_build.int8_check import check_all, markdown
+    from model_build.int8_check import check_all, markdown, speed_markdown
 
     recorded = record_inputs(progress=not args.quiet)
     if not args.check_only:
@@ -182,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     results = check_all(recorded, expression_dev=args.expression_dev, progress=not args.quiet)
     print(markdown(results))
     print("\nbounds: " + "; ".join(f"{k} {v}" for k, v in BOUNDS.items()))
+    if args.speed:
+        print()
+        print(speed_markdown(recorded))
     return 0
 
 

@@ -41,7 +41,7 @@ def test_two_stage_threads_give_the_same_results_as_one() -> None:
         assert b.timings_ms["expression"] > 0.0 or not b.faces
 
 
-def test_batched_mesh_equals_one_call_per_face() -> None:
+def test_one_batched_call_equals_one_call_per_face() -> None:
     config = PipelineConfig()
     pipeline = Pipeline(config)
     with VideoFileSource(CLIP) as source:
@@ -55,7 +55,8 @@ def test_batched_mesh_equals_one_call_per_face() -> None:
     rois = [roi_from_landmarks(f.landmarks.points, config.landmarks.crop_scale) for f in result.faces]
     batched = pipeline.mesh.many(frames[-1].image, rois)
     single = [pipeline.mesh(frames[-1].image, roi) for roi in rois]
-    assert pipeline.mesh.batched
+    assert not pipeline.mesh.batched  # ONNX Runtime CPU: one call per face pays there
+    pipeline.mesh.batched = True  # as on a GPU: one call for all faces
     for a, b in zip(batched, single):
         np.testing.assert_allclose(a.points, b.points, atol=1e-3)
         assert a.presence == pytest.approx(b.presence, abs=1e-5)

@@ -118,7 +118,7 @@ class FaceMesh:
     """Runs the mesh network on face crops and returns landmarks in image pixels.
 
     ``many`` puts all faces of a frame through the network in one call when the model has a dynamic batch
-    axis (the shipped ONNX files do); a model with a fixed batch of one is called once per face.
+    axis (the shipped ONNX files do) and the engine is not ONNX Runtime on the CPU; otherwise once per face.
     """
 
     def __init__(self, engine: Engine, config: LandmarksConfig) -> None:
@@ -131,7 +131,11 @@ class FaceMesh:
         if tuple(engine.input_shapes[self.input_name])[1:] != expected[1:]:
             raise ConfigError(f"landmarks model '{config.model}' expects input {expected}, "
                               f"{engine.name} has {engine.input_shapes[self.input_name]}")
-        self.batched = engine.input_shapes[self.input_name][0] == -1
+        # One call for all faces where the model has a batch axis, except on ONNX Runtime's CPU provider: there
+        # a batch of 3 mesh crops took 7-15 % more CPU time than 3 calls of one (the batch's activations
+        # leave the cache; BENCHMARKS.md "Speed, round 2"), while a GPU saves the per-call launch cost.
+        cpu_only = list(getattr(engine, "providers", []) or []) == ["CPUExecutionProvider"]
+        self.batched = engine.input_shapes[self.input_name][0] == -1 and not cpu_only
         self._crops: list[np.ndarray] = []  # reused warp targets, one per face slot
 
     def _warp(self, image_bgr: np.ndarray, roi: Roi, slot: int) -> np.ndarray:
@@ -167,7 +171,7 @@ class FaceMesh:
             outputs = self.engine.run({self.input_name: blob})
             raw_all = outputs["landmarks"].reshape(len(rois), self.num_points, 3)
             logits = outputs["presence"].reshape(len(rois), -1)[:, 0]
-        else:  # a fixed-batch model (e.g. an engine built before the batch axis existed)
+        else:  # per face: ONNX Runtime on the CPU, or a fixed-batch model
             runs = [self.engine.run({self.input_name: blob[i:i + 1]}) for i in range(len(rois))]
             raw_all = np.stack([r["landmarks"].reshape(self.num_points, 3) for r in runs])
             logits = np.array([r["presence"].reshape(-1)[0] for r in runs])

@@ -133,3 +133,33 @@ def markdown(checks: list[Check]) -> str:
         lines.append(f"| {check.model} | {check.measure} | {check.samples} | {result} | "
                      f"{'yes' if check.passed else 'NO'} |")
     return "\n".join(lines)
+
+
+def cpu_ms_per_call(engine: OnnxRuntimeEngine, samples: Samples, calls: int = 60) -> float:
+    """Median CPU time (this thread; one ONNX Runtime thread) of one call on the recorded single-face inputs."""
+    import time
+
+    for sample in samples[:5]:
+        engine.run(sample)
+    times = []
+    for i in range(calls):
+        sample = samples[i % len(samples)]
+        start = time.thread_time()
+        engine.run(sample)
+        times.append((time.thread_time() - start) * 1e3)
+    return float(np.median(times))
+
+
+def speed_markdown(recorded: dict[str, Samples], manifest: Manifest | None = None) -> str:
+    """fp32 against int8 CPU time per call, per network, measured alternately (fp32, int8, fp32, int8)."""
+    manifest = manifest or Manifest()
+    lines = ["| network | fp32 CPU ms/call | int8 CPU ms/call | int8 / fp32 |", "|---|---|---|---|"]
+    for name, samples in recorded.items():
+        if int8_name(name) not in manifest.entries:
+            continue
+        fp32, int8 = engines(name, manifest)
+        a = [cpu_ms_per_call(fp32, samples), cpu_ms_per_call(int8, samples)]
+        b = [cpu_ms_per_call(fp32, samples), cpu_ms_per_call(int8, samples)]
+        ms32, ms8 = min(a[0], b[0]), min(a[1], b[1])
+        lines.append(f"| {name} | {ms32:.2f} | {ms8:.2f} | {ms8 / ms32:.2f} |")
+    return "\n".join(lines)
