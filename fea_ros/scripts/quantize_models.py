@@ -123,10 +123,20 @@ def quantize(name: str, samples: list[dict[str, np.ndarray]], models_dir: Path =
                         op_types_to_quantize=list(OP_TYPES.get(name, ())) or None,
                         extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
         quantized = onnx.load(str(target))
+    drop_unused_domains(quantized)
     quantized.producer_name = "fea_ros quantize_models"
     quantized.doc_string = (f"fea_ros {int8_name(name)}: static QDQ int8 of {name}, calibrated on the inputs the "
                             f"fp32 pipeline gives it on the bundled sample clips ({len(samples)} samples)")
     return quantized.SerializeToString()
+
+
+def drop_unused_domains(model: Any) -> None:
+    """Remove opset imports no node uses (the quantiser adds ai.onnx.ml and com.microsoft; TensorRT's parser
+    would take them for custom operators needing a plugin)."""
+    used = {node.domain for node in model.graph.node} | {""}
+    kept = [o for o in model.opset_import if o.domain in used or o.domain == "ai.onnx"]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
 
 
 def manifest_entry(name: str, data: bytes, samples: int, base: dict[str, Any]) -> dict[str, Any]:

@@ -298,8 +298,8 @@ class Row:
 
 def _summary_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
     header = ["clip", "config", "frames", "faces/frame", "fps", "e2e median ms", "e2e p95 ms",
-              "CPU ms/frame", "networks ms/frame", "outside networks ms/face", "overhead %", "overhead % w/o MiE", "peak RSS MB",
-              "target"]
+              "networks ms/frame", "overhead %", "overhead % w/o MiE", "peak RSS MB", "CPU ms/frame",
+              "outside networks ms/face", "target"]
     body = []
     for row in rows:
         e2e = _stats(row.data["end_to_end_ms"])
@@ -308,12 +308,12 @@ def _summary_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
         overhead_without_mie = row.overhead_without_mie_pct
         body.append([row.clip, row.config, str(row.data["frames"]), f"{row.data['faces_per_frame']:.2f}",
                      f"{row.fps:.1f}", f"{e2e.median_ms:.2f}", f"{e2e.p95_ms:.2f}",
-                     f"{sum(row.data['cpu_ms']) / max(1, row.data['frames']):.2f}",
                      "n/a" if network is None else f"{network / row.data['frames']:.2f}",
-                     "n/a" if network is None else f"{row.outside_ms_per_face:.2f}",
                      "n/a" if overhead is None else f"{overhead:.1f}",
                      "n/a" if overhead_without_mie is None else f"{overhead_without_mie:.1f}",
                      f"{row.data['peak_rss_mb']:.0f}",
+                     f"{sum(row.data['cpu_ms']) / max(1, row.data['frames']):.2f}",
+                     "n/a" if network is None else f"{row.outside_ms_per_face:.2f}",
                      row.target()])
     return header, body
 
