@@ -38,7 +38,7 @@ row cpu_4_before before "$CPU" --label "before (again)"
 row cpu_5_after after "$CPU" --label "after (again)"
 for n in 1 2; do
   row "replay_${n}_before" before -m fea_ros.cli replay "$BAG" --no-progress
-  row "replay_${n}_after_noprefetch" after -m fea_ros.cli replay "$BAG" --no-progress --no-prefetch
+  row "replay_${n}_after_prefetch" after -m fea_ros.cli replay "$BAG" --no-progress --prefetch
   row "replay_${n}_after" after -m fea_ros.cli replay "$BAG" --no-progress
   row "replay_${n}_after_stage2" after -m fea_ros.cli replay "$BAG" --no-progress --stage-threads 2
   row "replay_${n}_after_stage2_fast" after -m fea_ros.cli replay "$BAG" --no-progress --stage-threads 2 --fast

@@ -48,3 +48,32 @@ def test_leaving_early_stops_the_worker() -> None:
     count = len(produced)
     time.sleep(0.3)
     assert len(produced) == count < 20, "the worker kept decoding after the consumer left"
+
+
+def test_replay_with_the_decode_thread_gives_the_same_results() -> None:
+    from pathlib import Path
+
+    from fea_ros.bag.reader import BagImageReader
+    from fea_ros.bag.replay import replay
+    from fea_ros.core.config import PipelineConfig
+    from fea_ros.core.pipeline import Pipeline
+
+    bag = Path(__file__).resolve().parents[1] / "samples" / "bags" / "faces3_mcap"
+
+    class Collect:
+        def __init__(self) -> None:
+            self.rows: list[tuple] = []
+
+        def write(self, result, message) -> None:
+            self.rows.append((message.index, [(f.face_id, f.expression, round(float(f.box[0]), 3))
+                                              for f in result.faces]))
+
+    outputs = []
+    for depth in (0, 2):
+        sink = Collect()
+        with BagImageReader(bag) as reader:
+            stats = replay(reader, Pipeline(PipelineConfig.fast()), [sink], progress=False, prefetch_depth=depth)
+        assert stats.processed == 90 and not stats.skipped
+        outputs.append(sink.rows)
+    assert outputs[0] == outputs[1]
+    assert sum(len(faces) for _, faces in outputs[0]) > 150

@@ -136,11 +136,13 @@ def _decode(message: BagMessage) -> tuple[BagMessage, np.ndarray | ImageMessageE
 
 
 def replay(reader: BagImageReader, pipeline: FrameProcessor, sinks: Sequence[ReplaySink] = (),
-           progress: bool = True, prefetch_depth: int = 2) -> ReplayStats:
+           progress: bool = True, prefetch_depth: int = 0) -> ReplayStats:
     """Run ``pipeline`` over every image message of an open ``reader`` and hand results to ``sinks``.
 
-    Messages are read and decoded ``prefetch_depth`` frames ahead on a second thread (0: in this thread), so
-    decoding overlaps inference on a two-core machine; convert_ms is the decode time on that thread.
+    With ``prefetch_depth`` > 0 messages are read and decoded that many frames ahead on a second thread, so
+    decoding overlaps inference on a two-core machine (convert_ms is then the decode time on that thread). Off
+    by default: the decode thread's Python (CDR deserialisation) competes for the GIL with the pipeline, and
+    on the loaded test machine it was not faster.
     """
     stats = ReplayStats(bag=str(reader.path), topic=reader.topic, msgtype=reader.msgtype)
     logged: Counter[str] = Counter()

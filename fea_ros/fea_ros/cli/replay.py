@@ -46,9 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--with-images", action="store_true", help="also copy the image topic into OUT_BAG")
     parser.add_argument("--landmarks", action="store_true", help="put mesh landmarks and blendshapes in frames.jsonl")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--no-prefetch", action="store_true",
-                        help="decode each image in the main thread (default: the next frames are decoded on a "
-                             "second thread while the pipeline works)")
+    parser.add_argument("--prefetch", action="store_true",
+                        help="decode the next images on a second thread while the pipeline works (off by default: "
+                             "on the loaded 2-core test machine it was not faster, see BENCHMARKS.md)")
     add_config_arguments(parser)
     parser.set_defaults(func=replay_command)
 
@@ -93,7 +93,7 @@ def replay_command(args: argparse.Namespace) -> int:
             sinks.append(report)
         pipeline = Pipeline(config)
         stats = replay(reader, pipeline, sinks, progress=not args.no_progress,
-                       prefetch_depth=0 if args.no_prefetch else 2)
+                       prefetch_depth=2 if args.prefetch else 0)
         if writer is not None:
             writer.close()
         outputs = {"bag": str(args.out)} if args.out is not None else {}

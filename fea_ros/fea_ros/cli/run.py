@@ -36,6 +36,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--landmarks", action="store_true",
                         help="put mesh landmarks and blendshapes in the JSONL and draw landmarks in the video")
     parser.add_argument("--summary", action="store_true", help="print a per-face summary table at the end")
+    parser.add_argument("--prefetch", action="store_true",
+                        help="decode the next frames of a file or folder on a second thread (off by default)")
     parser.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N frames")
     parser.add_argument("--fps", type=float, default=None, metavar="F",
                         help="frame rate of an image folder, which sets its stamps (default 30)")
@@ -176,9 +178,10 @@ def run_command(args: argparse.Namespace) -> int:
                                                         disable=not show_progress, dynamic_ncols=True) as progress:
                 outputs = _Outputs(jsonl=out, landmarks=args.landmarks, summary=summary, sink=sink,
                                    timeline=timeline)
-                # a file or folder is decoded a few frames ahead on a second thread; a camera is read as it
-                # comes, so no frame waits in a queue and grows old
-                frames: Generator[Frame, None, None] = prefetch(source, depth=0 if source.frame_count is None else 2)
+                # --prefetch: a file or folder is decoded a few frames ahead on a second thread; a camera is
+                # always read as it comes, so no frame waits in a queue and grows old
+                depth = 2 if getattr(args, "prefetch", False) and source.frame_count is not None else 0
+                frames: Generator[Frame, None, None] = prefetch(source, depth=depth)
                 with contextlib.closing(frames):
                     _process(frames, pipeline, outputs, args.max_frames, progress)
                 out.flush()
