@@ -246,13 +246,16 @@ def mediapipe_report(rows: list[Row], samples: Path, markdown: bool) -> str:
     clips = sorted({row.clip for row in rows}, key=list(CLIPS).index)
     measured = module.measure(clips, [1, 2], samples_dir=samples)
     lines = [module.table(measured), ""]
-    header = ["clip", "fea_ros config", "fea_ros fps", "MediaPipe fps (2 cores)", "fea_ros / MediaPipe"]
+    header = ["clip", "fea_ros config", "fea_ros fps", "MediaPipe fps (2 cores)", "fea_ros / MediaPipe fps",
+              "fea_ros CPU ms/frame", "MediaPipe CPU ms/frame", "MediaPipe / fea_ros CPU time"]
     body = []
     for row in rows:
         reference = next((m for m in measured if m["clip"] == row.clip and m["cores"] == 2), None)
         if reference is not None:
+            cpu = sum(row.data["cpu_ms"]) / max(1, row.data["frames"])
             body.append([row.clip, row.config, f"{row.fps:.1f}", f"{reference['fps']:.1f}",
-                         f"{row.fps / reference['fps']:.2f}"])
+                         f"{row.fps / reference['fps']:.2f}", f"{cpu:.2f}", f"{reference['cpu_ms']:.2f}",
+                         f"{reference['cpu_ms'] / cpu:.2f}"])
     lines.append(_format(header, body, markdown))
     return "\n".join(lines)
 
