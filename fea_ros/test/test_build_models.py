@@ -15,7 +15,9 @@ from model_build.specs import SPECS  # noqa: E402
 
 
 def committed_manifest() -> dict[str, dict]:
-    return {m["name"]: m for m in json.loads((MODELS_DIR / "manifest.json").read_text(encoding="utf-8"))["models"]}
+    """The fp32 entries (build_models.py writes them; the int8 siblings come from quantize_models.py)."""
+    return {m["name"]: m for m in json.loads((MODELS_DIR / "manifest.json").read_text(encoding="utf-8"))["models"]
+            if m.get("precision", "fp32") != "int8"}
 
 
 def smallest_of_kind(kind: str) -> str:

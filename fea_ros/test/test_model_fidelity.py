@@ -190,7 +190,7 @@ def test_facemesh_v2_and_blendshapes_see_the_astronaut_smile() -> None:
     crop = mesh_input(256)("astronaut")
     mesh = onnx_run("facemesh_v2_478_256", {"image": np.ascontiguousarray(crop.transpose(0, 3, 1, 2))})
     assert sigmoid(mesh["presence"]).item() > 0.9
-    scores = onnx_run("face_blendshapes_52", {"points": blendshape_points("astronaut")})["blendshapes"]
+    scores = onnx_run("face_blendshapes_52", {"points": blendshape_points("astronaut")})["blendshapes"][0]
     smile = min(scores[names.index("mouthSmileLeft")], scores[names.index("mouthSmileRight")])
     print("astronaut mouthSmile L/R:", scores[names.index("mouthSmileLeft")], scores[names.index("mouthSmileRight")])
     assert smile > 0.5 and scores[names.index("mouthFrownLeft")] < 0.2

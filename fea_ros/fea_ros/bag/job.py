@@ -42,6 +42,7 @@ class ReplayOptions:
     report: Path | None = None
     landmarks: bool = False
     timings: bool = True  # wall-time stage timings in frames.jsonl (off: runs give byte-identical lines)
+    prefetch: bool = False  # decode frames ahead on a second thread (core/prefetch.py)
 
 
 @dataclass
@@ -97,7 +98,8 @@ def replay_bag(bag: Path, config: PipelineConfig, options: ReplayOptions, pipeli
         else:
             log.info("no CameraInfo on %s: head pose assumes camera.fov_deg = %g", camera_info_topic(reader.topic),
                      config.camera.fov_deg)
-        stats = replay(reader, pipeline, sinks, progress=progress, camera_info=camera_info)
+        stats = replay(reader, pipeline, sinks, progress=progress, camera_info=camera_info,
+                       prefetch_depth=2 if options.prefetch else 0)
         if writer is not None:
             writer.close()
         outputs = {"bag": str(options.out_bag)} if options.out_bag is not None else {}

@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
 from tqdm import tqdm
 
 from fea_ros.bag.reader import BagImageReader, BagMessage
 from fea_ros.core.errors import InputError
 from fea_ros.core.image_msg import ImageMessageError, message_to_bgr
+from fea_ros.core.prefetch import prefetch
 from fea_ros.core.types import Frame, FrameResult
 from fea_ros.ros.camera_info import CameraInfoMatcher, camera_info_topic
 
@@ -130,12 +132,30 @@ def load_camera_info(reader: BagImageReader) -> CameraInfoMatcher:
     return matcher
 
 
+def _decode(message: BagMessage) -> tuple[BagMessage, np.ndarray | ImageMessageError, float]:
+    """The message's BGR image (or why it has none) and the ms it took; runs on the prefetch thread."""
+    tick = time.perf_counter()
+    try:
+        if message.message is None:
+            raise ImageMessageError(DESERIALIZE_FAILED, message.error)
+        image: np.ndarray | ImageMessageError = message_to_bgr(message.message)
+    except ImageMessageError as exc:
+        image = exc
+    return message, image, (time.perf_counter() - tick) * 1e3
+
+
 def replay(reader: BagImageReader, pipeline: FrameProcessor, sinks: Sequence[ReplaySink] = (),
-           progress: bool = True, camera_info: CameraInfoMatcher | None = None) -> ReplayStats:
+           progress: bool = True, camera_info: CameraInfoMatcher | None = None,
+           prefetch_depth: int = 0) -> ReplayStats:
     """Run ``pipeline`` over every image message of an open ``reader`` and hand results to ``sinks``.
 
     ``camera_info``: intrinsics matched to each image by stamp (load_camera_info reads the bag's); None or
     empty = the pipeline assumes camera.fov_deg.
+
+    With ``prefetch_depth`` > 0 messages are read and decoded that many frames ahead on a second thread, so
+    decoding overlaps inference on a two-core machine (convert_ms is then the decode time on that thread). Off
+    by default: the decode thread's Python (CDR deserialisation) competes for the GIL with the pipeline, and
+    on the loaded test machine it was not faster.
     """
     stats = ReplayStats(bag=str(reader.path), topic=reader.topic, msgtype=reader.msgtype)
     logged: Counter[str] = Counter()
@@ -144,19 +164,14 @@ def replay(reader: BagImageReader, pipeline: FrameProcessor, sinks: Sequence[Rep
                disable=not progress, leave=False)
     previous_stamp: int | None = None
     started = time.perf_counter()
+    decoded = prefetch(reader, _decode, depth=prefetch_depth)
     try:
-        for message in reader:
+        for message, image, convert_ms in decoded:
             stats.messages_read += 1
             bar.update(1)
-            tick = time.perf_counter()
-            try:
-                if message.message is None:
-                    raise ImageMessageError(DESERIALIZE_FAILED, message.error)
-                image = message_to_bgr(message.message)
-            except ImageMessageError as exc:
-                _skip(stats, logged, message, exc.reason, str(exc))
+            if isinstance(image, ImageMessageError):
+                _skip(stats, logged, message, image.reason, str(image))
                 continue
-            convert_ms = (time.perf_counter() - tick) * 1e3
             stamp = message.stamp_ns
             if previous_stamp is not None and stamp < previous_stamp:
                 log.info("stamp went back from %d to %d at message %d: tracks reset",
@@ -179,6 +194,7 @@ def replay(reader: BagImageReader, pipeline: FrameProcessor, sinks: Sequence[Rep
                 sink.write(result, message)
             bar.set_postfix(faces=len(result.faces), skipped=len(stats.skipped), refresh=False)
     finally:
+        decoded.close()  # stops the decode thread before the reader closes
         bar.close()
         stats.wall_s = time.perf_counter() - started
     return stats

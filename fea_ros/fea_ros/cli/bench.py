@@ -31,21 +31,28 @@ STAGES = ("detect", "track", "landmarks", "expression", "blendshapes", "temporal
 ATTENTION_MS_PER_FACE_TARGET = 0.3
 WIDTH, HEIGHT = 640, 480
 #: the issue's targets: (clip, config) -> minimum end-to-end fps
-FPS_TARGETS = {("face1", "full"): 50.0, ("face1", "fast"): 120.0, ("faces3", "full"): 20.0}
-RSS_TARGET_MB = 600.0
+#: issue 12 (speed, round 2); issue 3 had 50 / 120 / 20 fps and 600 MB
+FPS_TARGETS = {("face1", "full"): 120.0, ("face1", "fast"): 220.0, ("faces3", "full"): 50.0}
+RSS_TARGET_MB = 300.0
 
 
 def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, metavar="N", help="ONNX Runtime threads (default 1)")
+    parser.add_argument("--stage-threads", type=int, default=1, choices=(1, 2),
+                        help="inference.stage_threads: 2 runs the expression nets beside blendshapes + MiE (default 1)")
     parser.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "tensorrt", "auto"),
                         help="inference backend (tensorrt: prebuild the engines first with 'fea-ros engines build')")
-    parser.add_argument("--precision", default="fp16", choices=("fp32", "fp16", "int8"), help="TensorRT precision")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"),
+                        help="inference.precision (auto: TensorRT fp16; ONNX Runtime int8 where it passed and pays)")
     parser.add_argument("--markdown", action="store_true", help="print the results as BENCHMARKS.md tables")
     parser.add_argument("--clips", default=",".join(CLIPS), help=f"comma-separated subset of {', '.join(CLIPS)}")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of full, fast")
     parser.add_argument("--warmup", type=int, default=10, metavar="N", help="untimed frames first (default 10)")
     parser.add_argument("--max-frames", type=int, default=None, metavar="N", help="time at most N frames per run")
     parser.add_argument("--samples-dir", type=Path, default=None, help="folder with face1.mp4 and faces3.mp4")
+    parser.add_argument("--mediapipe", action="store_true",
+                        help="also time MediaPipe's own detection + mesh on the same clips (scripts/mediapipe_bench.py, "
+                             "its own venv) and print the fea_ros / MediaPipe fps ratio")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -134,7 +141,7 @@ class _NetworkClock:
 
 
 def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_frames: int | None,
-            backend: str = "onnxruntime", precision: str = "fp16") -> dict[str, Any]:
+            backend: str = "onnxruntime", precision: str = "auto", stage_threads: int = 1) -> dict[str, Any]:
     """One (clip, configuration) run; called in a fresh process so ru_maxrss is this run's peak."""
     import resource
     import time
@@ -150,6 +157,7 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
     config.inference.threads = threads
     config.inference.backend = backend
     config.inference.precision = precision
+    config.inference.stage_threads = stage_threads
     pipeline = Pipeline(config)
     clock = _NetworkClock(_find_engines(pipeline))
 
@@ -167,6 +175,7 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
     pipeline.reset()
     clock.clear()
     end_to_end: list[float] = []
+    cpu: list[float] = []  # CPU time of the whole process (all threads) per frame
     stages: dict[str, list[float]] = {}
     faces = 0
     faces_each: list[int] = []
@@ -180,9 +189,10 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
         for frame in frames():
             if max_frames is not None and len(end_to_end) >= max_frames:
                 break
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             result = pipeline.process(frame)
             end_to_end.append((time.perf_counter() - start) * 1e3)
+            cpu.append((time.process_time() - cpu_start) * 1e3)
             if any(face.attention is not None for face in result.faces):
                 last_result = result
             faces += len(result.faces)
@@ -196,6 +206,7 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
         "faces_per_frame": faces / max(1, len(end_to_end)),
         "faces_each": faces_each,
         "end_to_end_ms": end_to_end,
+        "cpu_ms": cpu,
         "stages_ms": stages,
         "network_ms_total": clock.total_s * 1e3 if clock.wrapped else None,
         "engines_timed": clock.wrapped,
@@ -248,6 +259,43 @@ def machine_line() -> str:
             f"Python {platform.python_version()}, onnxruntime {onnxruntime.__version__}")
 
 
+def load_line() -> str:
+    """The 1/5/15-minute load average: on a shared machine it says how far the numbers can be trusted."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load average: unknown"
+    return f"load average before the run: {one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min)"
+
+
+def mediapipe_report(rows: list[Row], samples: Path, markdown: bool) -> str:
+    """MediaPipe's detection + mesh on the same clips (own venv), and fea_ros's fps as a share of it."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "mediapipe_bench.py"
+    if not script.is_file():
+        raise InputError(f"{script} is missing: --mediapipe needs a source checkout of fea_ros")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fea_ros_mediapipe_bench", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    clips = sorted({row.clip for row in rows}, key=list(CLIPS).index)
+    measured = module.measure(clips, [1, 2], samples_dir=samples)
+    lines = [module.table(measured), ""]
+    header = ["clip", "fea_ros config", "fea_ros fps", "MediaPipe fps (2 cores)", "fea_ros / MediaPipe fps",
+              "fea_ros CPU ms/frame", "MediaPipe CPU ms/frame", "MediaPipe / fea_ros CPU time"]
+    body = []
+    for row in rows:
+        reference = next((m for m in measured if m["clip"] == row.clip and m["cores"] == 2), None)
+        if reference is not None:
+            cpu = sum(row.data["cpu_ms"]) / max(1, row.data["frames"])
+            body.append([row.clip, row.config, f"{row.fps:.1f}", f"{reference['fps']:.1f}",
+                         f"{row.fps / reference['fps']:.2f}", f"{cpu:.2f}", f"{reference['cpu_ms']:.2f}",
+                         f"{reference['cpu_ms'] / cpu:.2f}"])
+    lines.append(_format(header, body, markdown))
+    return "\n".join(lines)
+
+
 @dataclass
 class Row:
     clip: str
@@ -268,6 +316,12 @@ class Row:
         return None if network is None else 100.0 * (self.total_ms - network) / self.total_ms
 
     @property
+    def outside_ms_per_face(self) -> float:
+        """CPU time outside the networks per face per frame (everything but Engine.run, MiE included)."""
+        faces = max(1e-9, self.data["faces_per_frame"]) * self.data["frames"]
+        return (self.total_ms - (self.data["network_ms_total"] or 0.0)) / faces
+
+    @property
     def overhead_without_mie_pct(self) -> float | None:
         """Time outside the networks, leaving out the MiE spotter (a stage with no network at all)."""
         network = self.data["network_ms_total"]
@@ -283,7 +337,8 @@ class Row:
 
 def _summary_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
     header = ["clip", "config", "frames", "faces/frame", "fps", "e2e median ms", "e2e p95 ms",
-              "networks ms/frame", "overhead %", "overhead % w/o MiE", "peak RSS MB", "target"]
+              "networks ms/frame", "overhead %", "overhead % w/o MiE", "peak RSS MB", "CPU ms/frame",
+              "outside networks ms/face", "target"]
     body = []
     for row in rows:
         e2e = _stats(row.data["end_to_end_ms"])
@@ -296,6 +351,8 @@ def _summary_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
                      "n/a" if overhead is None else f"{overhead:.1f}",
                      "n/a" if overhead_without_mie is None else f"{overhead_without_mie:.1f}",
                      f"{row.data['peak_rss_mb']:.0f}",
+                     f"{sum(row.data['cpu_ms']) / max(1, row.data['frames']):.2f}",
+                     "n/a" if network is None else f"{row.outside_ms_per_face:.2f}",
                      row.target()])
     return header, body
 
@@ -358,9 +415,11 @@ def _format(header: list[str], body: list[list[str]], markdown: bool) -> str:
     return "\n".join(lines + ["  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in body])
 
 
-def report(rows: list[Row], threads: int, markdown: bool, backend: str = "onnxruntime") -> str:
+def report(rows: list[Row], threads: int, markdown: bool, backend: str = "onnxruntime", load: str = "",
+           precision: str = "auto", stage_threads: int = 1) -> str:
     engine = f"{threads} ONNX Runtime thread(s) per network" if backend == "onnxruntime" else f"backend {backend}"
-    parts = [machine_line(), f"640x480, {engine}, frames decoded outside the timed region"]
+    engine += f", inference.precision {precision}, stage threads {stage_threads}"
+    parts = [machine_line(), f"640x480, {engine}, frames decoded outside the timed region"] + ([load] if load else [])
     if markdown:
         parts = [f"- {p}" for p in parts]
     parts += ["", _format(*_summary_rows(rows), markdown), "", _format(*_stage_rows(rows), markdown)]
@@ -369,7 +428,8 @@ def report(rows: list[Row], threads: int, markdown: bool, backend: str = "onnxru
     if rows and rows[0].data["network_ms_total"] is not None:
         parts += ["", "networks ms/frame: wall time inside Engine.run; overhead %: share of the end-to-end time "
                   "spent outside the networks (pre/post-processing, tracking, smoothing, MiE spotting, Python); "
-                  "w/o MiE: the same without the MiE spotter stage, which runs no network"]
+                  "w/o MiE: the same without the MiE spotter stage, which runs no network; CPU ms/frame: "
+                  "process CPU time (every thread) per frame, which a busy machine moves far less than wall time"]
     parts.append(f"peak RSS: ru_maxrss of the process that ran that row (target <= {RSS_TARGET_MB:.0f} MB)")
     return "\n".join(parts)
 
@@ -396,6 +456,7 @@ def bench_command(args: argparse.Namespace) -> int:
     samples = args.samples_dir or SAMPLES_DIR
     clips = _selection(args.clips, CLIPS, "clip")
     configs = _selection(args.configs, CONFIGS, "configuration")
+    load = load_line()  # before this run's own processes add to it
     rows = []
     spawn = get_context("spawn")
     for clip in clips:
@@ -405,7 +466,10 @@ def bench_command(args: argparse.Namespace) -> int:
         for config in configs:
             with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
                 data = pool.submit(measure, str(path), config, args.threads, args.warmup, args.max_frames,
-                                   args.backend, args.precision).result()
+                                   args.backend, args.precision, args.stage_threads).result()
             rows.append(Row(clip, config, data))
-    print(report(rows, args.threads, args.markdown, args.backend))
+    print(report(rows, args.threads, args.markdown, args.backend, load, args.precision, args.stage_threads))
+    if args.mediapipe:
+        print()
+        print(mediapipe_report(rows, samples, args.markdown))
     return 0

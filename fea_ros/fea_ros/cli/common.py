@@ -21,6 +21,9 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="low-power configuration: short-range detector, FaceMesh v1, no blendshapes")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="ONNX Runtime intra-op threads per network (default: the config's, 1)")
+    parser.add_argument("--stage-threads", type=int, default=None, choices=(1, 2),
+                        help="2: the expression networks run on a second thread beside blendshapes and the MiE "
+                             "spotter (default: the config's inference.stage_threads, 1)")
 
 
 def read_settings_file(path: Path) -> dict[str, Any]:
@@ -49,7 +52,8 @@ def read_settings_file(path: Path) -> dict[str, Any]:
     return merged
 
 
-def build_config(config_path: Path | None, fast: bool, threads: int | None) -> PipelineConfig:
+def build_config(config_path: Path | None, fast: bool, threads: int | None,
+                 stage_threads: int | None = None) -> PipelineConfig:
     """Defaults, then the settings file, then --fast (it wins over the file's models), then --threads."""
     config = PipelineConfig()
     if config_path is not None:
@@ -63,4 +67,6 @@ def build_config(config_path: Path | None, fast: bool, threads: int | None) -> P
         if threads < 1:
             raise ConfigError(f"--threads must be at least 1, got {threads}")
         config.inference.threads = threads
+    if stage_threads is not None:
+        config.inference.stage_threads = stage_threads
     return config

@@ -82,7 +82,9 @@ def build_command(args: argparse.Namespace) -> int:
     if problem:
         raise BackendError(f"cannot build TensorRT engines: {problem}")
     manifest = Manifest(config.models_dir or None)
-    names = [n.strip() for n in args.models.split(",") if n.strip()] or list(manifest.entries)
+    # the int8 QDQ files are ONNX Runtime's; TensorRT builds its engines from the fp32 files
+    names = [n.strip() for n in args.models.split(",") if n.strip()] or \
+        [n for n, e in manifest.entries.items() if e.precision != "int8"]
     for name in names:
         manifest.entry(name)  # an unknown name fails here, before any build
     failures: list[str] = []

@@ -39,6 +39,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-timings", action="store_true",
                         help="leave the wall-time stage timings out of frames.jsonl (reruns give identical bytes)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--prefetch", action="store_true",
+                        help="decode the next images on a second thread while the pipeline works (off by default: "
+                             "on the loaded 2-core test machine it was not faster, see BENCHMARKS.md)")
     add_config_arguments(parser)
     parser.set_defaults(func=replay_command)
 
@@ -47,11 +50,11 @@ def replay_command(args: argparse.Namespace) -> int:
     from fea_ros.bag.job import ReplayOptions, replay_bag
     from fea_ros.bag.report import SUMMARY_MD
 
-    config = build_config(args.config, args.fast, args.threads)
+    config = build_config(args.config, args.fast, args.threads, getattr(args, "stage_threads", None))
     options = ReplayOptions(topic=args.topic, start=args.start, end=args.end, out_bag=args.out,
                             storage=args.storage, distro=args.distro, with_images=args.with_images,
                             overwrite=args.overwrite, report=args.report, landmarks=args.landmarks,
-                            timings=not args.no_timings)
+                            timings=not args.no_timings, prefetch=args.prefetch)
     outcome = replay_bag(args.bag, config, options, progress=not args.no_progress)
     stats = outcome.stats
     print(f"processed {stats.processed} of {stats.messages_read} frames from {stats.topic} "

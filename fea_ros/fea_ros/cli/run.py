@@ -13,7 +13,7 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any, Generator, Iterable, Iterator
 
 from fea_ros.cli import stills
 from fea_ros.cli.common import add_config_arguments, build_config
@@ -37,6 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--landmarks", action="store_true",
                         help="put mesh landmarks and blendshapes in the JSONL and draw landmarks in the video")
     parser.add_argument("--summary", action="store_true", help="print a per-face summary table at the end")
+    parser.add_argument("--prefetch", action="store_true",
+                        help="decode the next frames of a file or folder on a second thread (off by default)")
     parser.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N frames")
     parser.add_argument("--fps", type=float, default=None, metavar="F",
                         help="frame rate of an image folder, which sets its stamps (default 30); implies --sequence")
@@ -160,11 +162,12 @@ def run_command(args: argparse.Namespace) -> int:
 
     from fea_ros.core.inputs import ImageFolderSource, open_source
     from fea_ros.core.pipeline import Pipeline
+    from fea_ros.core.prefetch import prefetch
     from fea_ros.core.visualize import Timeline, VideoSink, plot_timeline
 
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames must be at least 1, got {args.max_frames}")
-    config = build_config(args.config, args.fast, args.threads)
+    config = build_config(args.config, args.fast, args.threads, getattr(args, "stage_threads", None))
     jsonl_to_stdout = args.jsonl is None or str(args.jsonl) == "-"
     summary = RunSummary()
     timeline = Timeline() if args.plot else None
@@ -194,7 +197,12 @@ def run_command(args: argparse.Namespace) -> int:
                                                         disable=not show_progress, dynamic_ncols=True) as progress:
                 outputs = _Outputs(jsonl=out, landmarks=args.landmarks, summary=summary, sink=sink,
                                    timeline=timeline)
-                _process(source, pipeline, outputs, args.max_frames, progress)
+                # --prefetch: a file or folder is decoded a few frames ahead on a second thread; a camera is
+                # always read as it comes, so no frame waits in a queue and grows old
+                depth = 2 if getattr(args, "prefetch", False) and source.frame_count is not None else 0
+                frames: Generator[Frame, None, None] = prefetch(source, depth=depth)
+                with contextlib.closing(frames):
+                    _process(frames, pipeline, outputs, args.max_frames, progress)
                 out.flush()
         except BrokenPipeError:  # e.g. `fea-ros run clip.mp4 | head`: the reader has what it wanted
             # point stdout at /dev/null so the interpreter's final flush does not raise again

@@ -82,19 +82,38 @@ def au_weight_matrix() -> np.ndarray:
 
 
 class BlendshapeEstimator:
-    """Blendshapes from FaceMesh v2 landmarks, and AU intensities from the blendshapes."""
+    """Blendshapes from FaceMesh v2 landmarks, and AU intensities from the blendshapes.
+
+    ``many`` runs every face of a frame in one network call when the model has a dynamic batch axis.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.input_name = next(iter(engine.input_shapes))
         self.subset = np.array(BLENDSHAPE_LANDMARKS, dtype=np.intp)
         self.weights = au_weight_matrix()
-        self._points = np.zeros((1, len(self.subset), 2), np.float32)
+        self.batched = engine.input_shapes[self.input_name][0] == -1
+        self._points = np.zeros((1, len(self.subset), 2), np.float32)  # reused input, grown for more faces
 
     def __call__(self, points: np.ndarray) -> ActionUnits:
         """``points``: (478, >=2) mesh in image pixels (the model is scale-invariant, pixels are its unit)."""
-        self._points[0] = points[self.subset, :2]
-        blendshapes = self.engine.run({self.input_name: self._points})["blendshapes"].reshape(-1)
-        blendshapes = np.clip(blendshapes.astype(np.float64), 0.0, 1.0)
-        return ActionUnits(blendshapes=blendshapes, au_numbers=AU_NUMBERS,
-                           intensities=np.clip(self.weights @ blendshapes, 0.0, 1.0))
+        return self.many([points])[0]
+
+    def many(self, meshes: list[np.ndarray]) -> list[ActionUnits]:
+        """Action units of every (478, >=2) mesh, in the order given."""
+        if not meshes:
+            return []
+        if len(self._points) < len(meshes):
+            self._points = np.zeros((len(meshes), len(self.subset), 2), np.float32)
+        batch = self._points[:len(meshes)]
+        for i, points in enumerate(meshes):
+            batch[i] = points[self.subset, :2]
+        if self.batched or len(meshes) == 1:
+            raw = self.engine.run({self.input_name: batch})["blendshapes"].reshape(len(meshes), -1)
+        else:  # a fixed-batch model: one call per face
+            raw = np.stack([self.engine.run({self.input_name: batch[i:i + 1]})["blendshapes"].reshape(-1)
+                            for i in range(len(meshes))])
+        blendshapes = np.clip(raw.astype(np.float64), 0.0, 1.0)
+        intensities = np.clip(blendshapes @ self.weights.T, 0.0, 1.0)
+        return [ActionUnits(blendshapes=blendshapes[i], au_numbers=AU_NUMBERS, intensities=intensities[i])
+                for i in range(len(meshes))]

@@ -103,8 +103,13 @@ class AttentionConfig:
 @dataclass
 class InferenceConfig:
     backend: str = "onnxruntime"  # "onnxruntime" | "tensorrt" | "auto"
-    precision: str = "fp16"  # TensorRT only: "fp32" | "fp16" | "int8"
+    #: "auto" | "fp32" | "fp16" | "int8": auto = fp16 on TensorRT, on ONNX Runtime int8 for the networks whose
+    #: int8 file passed its accuracy bounds and runs faster (inference/precision.py), fp32 for the others
+    precision: str = "auto"
     threads: int = 1  # ONNX Runtime intra-op threads
+    #: 2 = the expression networks of a frame run on a second thread while blendshapes and the MiE spotter run
+    #: (uses the second core); 1 = every stage in turn on the calling thread
+    stage_threads: int = 1
     engine_cache_dir: str = ""  # TensorRT engine cache; "" = ~/.cache/fea_ros/engines
     dla_core: int = -1  # TensorRT only: DLA core to run on (Jetson AGX/NX Orin: 0 or 1); -1 = GPU
     int8_calibration_dir: str = ""  # TensorRT int8 only: folder of face images to calibrate with

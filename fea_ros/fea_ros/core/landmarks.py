@@ -115,7 +115,11 @@ def keypoints_from_mesh(points: np.ndarray) -> np.ndarray:
 
 
 class FaceMesh:
-    """Runs the mesh network on one face crop and returns landmarks in image pixels."""
+    """Runs the mesh network on face crops and returns landmarks in image pixels.
+
+    ``many`` puts all faces of a frame through the network in one call when the model has a dynamic batch
+    axis (the shipped ONNX files do) and the engine is not ONNX Runtime on the CPU; otherwise once per face.
+    """
 
     def __init__(self, engine: Engine, config: LandmarksConfig) -> None:
         self.config = config
@@ -127,26 +131,57 @@ class FaceMesh:
         if tuple(engine.input_shapes[self.input_name])[1:] != expected[1:]:
             raise ConfigError(f"landmarks model '{config.model}' expects input {expected}, "
                               f"{engine.name} has {engine.input_shapes[self.input_name]}")
-        self._crop = np.zeros((self.crop_px, self.crop_px, 3), np.uint8)
+        # One call for all faces where the model has a batch axis, except on ONNX Runtime's CPU provider: there
+        # a batch of 3 mesh crops took 7-15 % more CPU time than 3 calls of one (the batch's activations
+        # leave the cache; BENCHMARKS.md "Speed, round 2"), while a GPU saves the per-call launch cost.
+        cpu_only = list(getattr(engine, "providers", []) or []) == ["CPUExecutionProvider"]
+        self.batched = engine.input_shapes[self.input_name][0] == -1 and not cpu_only
+        self._crops: list[np.ndarray] = []  # reused warp targets, one per face slot
 
-    def crop(self, image_bgr: np.ndarray, roi: Roi) -> np.ndarray:
-        """The network input (1, 3, S, S) RGB 0..1 for ``roi``; outside the image is black."""
+    def _warp(self, image_bgr: np.ndarray, roi: Roi, slot: int) -> np.ndarray:
+        """The BGR uint8 crop for ``roi`` into the reusable buffer ``slot``; outside the image is black."""
+        while len(self._crops) <= slot:
+            self._crops.append(np.zeros((self.crop_px, self.crop_px, 3), np.uint8))
         to_image = roi.crop_to_image(self.crop_px)
         # warpAffine samples at pixel centres: shift the edge-based transform by half a pixel on both sides.
         centre_based = to_image.copy()
         centre_based[:, 2] += 0.5 * (to_image[:, 0] + to_image[:, 1]) - 0.5
-        cv2.warpAffine(image_bgr, centre_based, (self.crop_px, self.crop_px), dst=self._crop,
-                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
-                       borderValue=0)
-        return cv2.dnn.blobFromImage(self._crop, scalefactor=1.0 / 255.0, swapRB=True)
+        return cv2.warpAffine(image_bgr, centre_based, (self.crop_px, self.crop_px), dst=self._crops[slot],
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=0)
+
+    def crop(self, image_bgr: np.ndarray, roi: Roi) -> np.ndarray:
+        """The network input (1, 3, S, S) RGB 0..1 for ``roi``; outside the image is black."""
+        return self.crops(image_bgr, [roi])
+
+    def crops(self, image_bgr: np.ndarray, rois: list[Roi]) -> np.ndarray:
+        """The network input (N, 3, S, S) RGB 0..1 for every roi, in one blob (one colour conversion pass)."""
+        warped = [self._warp(image_bgr, roi, slot) for slot, roi in enumerate(rois)]
+        return cv2.dnn.blobFromImages(warped, scalefactor=1.0 / 255.0, swapRB=True)
 
     def __call__(self, image_bgr: np.ndarray, roi: Roi) -> Landmarks:
-        outputs = self.engine.run({self.input_name: self.crop(image_bgr, roi)})
-        raw = outputs["landmarks"].reshape(self.num_points, 3).astype(np.float64)
+        return self.many(image_bgr, [roi])[0]
+
+    def many(self, image_bgr: np.ndarray, rois: list[Roi]) -> list[Landmarks]:
+        """Landmarks for every roi of one image, in the order given."""
+        if not rois:
+            return []
+        blob = self.crops(image_bgr, rois)
+        if self.batched or len(rois) == 1:
+            outputs = self.engine.run({self.input_name: blob})
+            raw_all = outputs["landmarks"].reshape(len(rois), self.num_points, 3)
+            logits = outputs["presence"].reshape(len(rois), -1)[:, 0]
+        else:  # per face: ONNX Runtime on the CPU, or a fixed-batch model
+            runs = [self.engine.run({self.input_name: blob[i:i + 1]}) for i in range(len(rois))]
+            raw_all = np.stack([r["landmarks"].reshape(self.num_points, 3) for r in runs])
+            logits = np.array([r["presence"].reshape(-1)[0] for r in runs])
+        return [self._to_image(raw, float(logit), roi) for raw, logit, roi in zip(raw_all, logits, rois)]
+
+    def _to_image(self, raw_crop: np.ndarray, logit: float, roi: Roi) -> Landmarks:
+        raw = raw_crop.astype(np.float64)
         to_image = roi.crop_to_image(self.crop_px)
         points = np.empty_like(raw)
         points[:, :2] = raw[:, :2] @ to_image[:, :2].T + to_image[:, 2]
         points[:, 2] = raw[:, 2] * (roi.size / self.crop_px)
-        logit = float(np.clip(outputs["presence"].reshape(-1)[0], -100.0, 100.0))
-        presence = 1.0 / (1.0 + math.exp(-logit))
+        presence = 1.0 / (1.0 + math.exp(-float(np.clip(logit, -100.0, 100.0))))
         return Landmarks(points=points, presence=presence, ibug68=points[IBUG68_FROM_MESH, :2])

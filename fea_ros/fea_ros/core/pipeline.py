@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -34,7 +35,7 @@ from fea_ros.core.landmarks import (FaceMesh, Roi, box_from_mesh, keypoints_from
                                     roi_from_detection, roi_from_landmarks)
 from fea_ros.core.temporal import ExpressionSmoother
 from fea_ros.core.tracking import FaceTracker
-from fea_ros.core.types import Detection, FaceResult, Frame, FrameResult, Landmarks, Track
+from fea_ros.core.types import Detection, Expression, FaceResult, Frame, FrameResult, Landmarks, Track
 from fea_ros.inference.engine import Engine
 from fea_ros.inference.factory import create_engine, resolve_backend
 from fea_ros.inference.models import Manifest
@@ -113,6 +114,8 @@ class Pipeline:
         self.attention = AttentionEstimator(FaceGeometry.from_manifest(manifest), config.attention) \
             if config.attention.enabled else None
         self._faces: dict[str, _FaceState] = {}
+        self._stage_worker = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="fea_ros-expression")
+                              if config.inference.stage_threads >= 2 else None)
         self._frames_since_detection = 0
         self._last_stamp_ns: int | None = None
         self._fov_camera: tuple[tuple[int, int, float], CameraIntrinsics] | None = None
@@ -126,6 +129,8 @@ class Pipeline:
             raise ConfigError(f"detection.redetect_interval must be >= 1, got {config.detection.redetect_interval}")
         if config.tracking.confirm_frames < 1 or config.tracking.drop_frames < 1:
             raise ConfigError("tracking.confirm_frames and tracking.drop_frames must be >= 1")
+        if config.inference.stage_threads not in (1, 2):
+            raise ConfigError(f"inference.stage_threads must be 1 or 2, got {config.inference.stage_threads}")
         if config.detection.max_faces < 1:
             raise ConfigError(f"detection.max_faces must be >= 1, got {config.detection.max_faces}")
         if config.landmarks.crop_scale <= 0:
@@ -169,8 +174,8 @@ class Pipeline:
         start = clock()
         meshes: dict[str, Landmarks] = {}
         continued: dict[str, Detection] = {}
-        for track_id, roi in followed.items():
-            landmarks = self.mesh(image, roi)
+        # every followed face in one mesh call
+        for track_id, landmarks in zip(followed, self.mesh.many(image, list(followed.values()))):
             if landmarks.presence >= self.config.tracking.min_presence:
                 meshes[track_id] = landmarks
                 continued[track_id] = self._detection_from_mesh(self._faces[track_id].score, landmarks)
@@ -195,48 +200,59 @@ class Pipeline:
         timings["track"] = (clock() - start) * 1e3
 
         start = clock()
-        for track in seen:
-            if track.track_id not in meshes:
-                roi = roi_from_detection(track.detection, self.config.landmarks.crop_scale)
-                meshes[track.track_id] = self.mesh(image, roi)
+        unmeshed = [track for track in seen if track.track_id not in meshes]
+        rois = [roi_from_detection(track.detection, self.config.landmarks.crop_scale) for track in unmeshed]
+        meshes.update(zip((track.track_id for track in unmeshed), self.mesh.many(image, rois)))
         self._update_face_states(seen, meshes)
         timings["landmarks"] += (clock() - start) * 1e3
 
-        start = clock()
-        present = [m if m.presence >= self.config.tracking.min_presence else None
-                   for m in (meshes[t.track_id] for t in seen)]
-        expressions = self.expression(image, [t.detection.box for t in seen], present)
-        timings["expression"] = (clock() - start) * 1e3
+        boxes = [t.detection.box for t in seen]
+        marks = [m if m.presence >= self.config.tracking.min_presence else None
+                 for m in (meshes[t.track_id] for t in seen)]
+        # with inference.stage_threads 2 the expression nets run on the second core while blendshapes and the
+        # MiE spotter run here (both read the frame only); their time is then measured on that thread
+        pending = (self._stage_worker.submit(self._timed_expression, image, boxes, marks)
+                   if self._stage_worker else None)
+        if pending is None:
+            expressions, timings["expression"] = self._timed_expression(image, boxes, marks)
 
+        start = clock()
+        present = {t.track_id: meshes[t.track_id] for t in seen
+                   if meshes[t.track_id].presence >= self.config.tracking.min_presence}
+        units = {}
+        if self.blendshapes is not None:  # every face in one call
+            units = dict(zip(present, self.blendshapes.many([m.points for m in present.values()])))
+        timings["blendshapes"] = (clock() - start) * 1e3
+
+        start = clock()
+        events = []
+        if self.mie is not None:
+            covered = covered_fractions([t.detection.box for t in seen])
+            for track, fraction in zip(seen, covered):
+                if fraction > self.config.mie.occlusion_overlap:
+                    # another face in front changes the pixels without any facial movement
+                    self.mie.drop(track.track_id)
+                    continue
+                events.extend(self.mie.update(track.track_id, frame.stamp_ns, image, present.get(track.track_id),
+                                              units.get(track.track_id)))
+        timings["mie"] = (clock() - start) * 1e3
+
+        if pending is not None:
+            expressions, timings["expression"] = pending.result()
         faces = []
         for track, expression in zip(seen, expressions):
-            mesh = meshes[track.track_id]
-            face_mesh = mesh if mesh.presence >= self.config.tracking.min_presence else None
-            start = clock()
-            action_units = self.blendshapes(face_mesh.points) if self.blendshapes and face_mesh else None
-            timings["blendshapes"] += (clock() - start) * 1e3
+            face_landmarks = present.get(track.track_id)
+            action_units = units.get(track.track_id)
             start = clock()
             smoothed = self._faces[track.track_id].smoother.update(frame.stamp_ns, expression.probabilities)
             timings["temporal"] += (clock() - start) * 1e3
             faces.append(FaceResult(
                 face_id=track.track_id, track_age=track.age, box=track.detection.box.copy(),
-                detection_confidence=float(track.detection.score), landmarks=face_mesh,
+                detection_confidence=float(track.detection.score), landmarks=face_landmarks,
                 expression=smoothed.label, expression_confidence=smoothed.confidence,
                 expression_scores=smoothed.probabilities, raw_scores=expression.probabilities,
                 valence=smoothed.valence, arousal=smoothed.arousal, action_units=action_units))
 
-        start = clock()
-        events = []
-        if self.mie is not None:
-            covered = covered_fractions([face.box for face in faces])
-            for face, fraction in zip(faces, covered):
-                if fraction > self.config.mie.occlusion_overlap:
-                    # another face in front changes the pixels without any facial movement
-                    self.mie.drop(face.face_id)
-                    continue
-                events.extend(self.mie.update(face.face_id, frame.stamp_ns, image, face.landmarks,
-                                              face.action_units))
-        timings["mie"] = (clock() - start) * 1e3
         height, width = image.shape[:2]
         if self.attention is not None:
             start = clock()
@@ -265,6 +281,12 @@ class Pipeline:
         from fea_ros.core.still import process_still
 
         return process_still(self, image, frame_id=frame_id, index=index, stamp_ns=stamp_ns, boxes=boxes)
+
+    def _timed_expression(self, image: np.ndarray, boxes: list[np.ndarray],
+                          marks: list[Landmarks | None]) -> tuple[list[Expression], float]:
+        start = time.perf_counter()
+        expressions = self.expression(image, boxes, marks)
+        return expressions, (time.perf_counter() - start) * 1e3
 
     def _detection_from_mesh(self, score: float, landmarks: Landmarks) -> Detection:
         """A detector-like box and keypoints for a face the mesh found."""

@@ -9,6 +9,7 @@ from fea_ros.inference.engine import Engine
 from fea_ros.inference.errors import BackendError
 from fea_ros.inference.models import Manifest, ModelEntry
 from fea_ros.inference.onnxruntime_engine import OnnxRuntimeEngine
+from fea_ros.inference.precision import model_for
 
 log = logging.getLogger(__name__)
 BACKENDS = ("onnxruntime", "tensorrt", "auto")
@@ -36,15 +37,19 @@ def create_engine(name: str, config: InferenceConfig, manifest: Manifest | None 
                   backend: str | None = None) -> Engine:
     """Load model ``name`` on ``backend`` (already resolved; default: resolve config.backend)."""
     manifest = manifest or Manifest(config.models_dir or None)
-    path = manifest.path(name)
     if backend is None:
         backend, why = resolve_backend(config.backend)
         log.info("model %s: backend %s (%s)", name, backend, why)
+    try:
+        chosen = model_for(name, config.precision, backend, frozenset(manifest.entries))
+    except ValueError as exc:
+        raise BackendError(str(exc)) from exc
+    path = manifest.path(chosen)
     if backend == "tensorrt":
         from fea_ros.inference.tensorrt_engine import TensorRTEngine
 
         entry = manifest.entry(name)
-        precision = config.precision
+        precision = "fp16" if config.precision == "auto" else config.precision
         if precision == "int8" and not _takes_an_image(entry):
             log.warning("%s: INT8 calibration needs an image input, this model takes %s; building it FP16",
                         name, [i["name"] for i in entry.inputs])
@@ -55,6 +60,9 @@ def create_engine(name: str, config: InferenceConfig, manifest: Manifest | None 
                               calibration_dir=config.int8_calibration_dir or None,
                               workspace_mb=config.workspace_mb, max_batch=config.max_batch,
                               normalisation=entry.normalisation)
+    if chosen != name:
+        log.info("model %s: int8 file %s (inference.precision %s)", name, path.name, config.precision)
+    # the engine keeps the network's name: stages and benchmarks know it by that, whatever its precision
     started = time.perf_counter()
     engine = OnnxRuntimeEngine(path, name=name, threads=config.threads)
     log.debug("model %s: %s (sha256 verified) loaded on onnxruntime, %d thread(s), in %.0f ms", name, path,

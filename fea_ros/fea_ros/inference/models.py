@@ -28,6 +28,7 @@ class ModelEntry:
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
     normalisation: str
+    precision: str = "fp32"  # "int8" for the quantised siblings (scripts/quantize_models.py)
 
 
 def sha256_of(path: Path) -> str:

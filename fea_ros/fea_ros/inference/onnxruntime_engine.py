@@ -36,6 +36,7 @@ class OnnxRuntimeEngine:
                 f"onnxruntime could not load {path}: {exc}. Run 'fea-ros models verify' to check the file."
             ) from exc
         self.name = name or Path(path).stem
+        self.path = Path(path)
         self.providers = self._session.get_providers()
         self.input_shapes = {i.name: _shape(i.shape) for i in self._session.get_inputs()}
         self.output_shapes = {o.name: _shape(o.shape) for o in self._session.get_outputs()}

@@ -34,9 +34,9 @@ assert len(LANDMARK_SUBSET) == 146 and len(BLENDSHAPE_NAMES) == 52
 def blendshapes_json() -> bytes:
     facts = {
         "source": "mediapipe/tasks/cc/vision/face_landmarker/face_blendshapes_graph.cc (Apache-2.0)",
-        "input": "points[1,146,2] = (x, y) in IMAGE PIXELS of the FaceMesh v2 landmarks at landmark_subset, in "
+        "input": "points[N,146,2] = (x, y) in IMAGE PIXELS of the FaceMesh v2 landmarks at landmark_subset, in "
                  "that order (MediaPipe multiplies its normalised landmarks by the frame width/height)",
-        "output": "blendshapes[52] in 0..1, in the order of names; _neutral is a baseline, not an expression",
+        "output": "blendshapes[N,52] in 0..1, in the order of names; _neutral is a baseline, not an expression",
         "landmark_subset": list(LANDMARK_SUBSET),
         "names": list(BLENDSHAPE_NAMES),
     }

@@ -79,6 +79,82 @@ def set_batch_dim(model: onnx.ModelProto, symbol: str = "N") -> None:
             dims[0].dim_param = symbol
 
 
+def batch_reshapes(model: onnx.ModelProto) -> None:
+    """Let every constant-shape Reshape that starts with a batch of 1 take any batch (1 -> -1).
+
+    The converted MediaPipe graphs only mix values within one sample (convolutions, per-sample reductions
+    on axes >= 1), so a dynamic batch axis needs nothing else than these shapes and ``set_batch_dim``.
+    """
+    graph = model.graph
+    initializers = {t.name: t for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type != "Reshape" or node.input[1] not in initializers:
+            continue
+        shape = numpy_helper.to_array(initializers[node.input[1]]).copy()
+        if shape.ndim == 1 and len(shape) >= 2 and shape[0] == 1 and -1 not in shape[1:]:
+            shape[0] = -1
+            name = f"{node.input[1]}__batched"
+            if name not in initializers:
+                initializers[name] = numpy_helper.from_array(shape.astype(np.int64), name)
+                graph.initializer.append(initializers[name])
+            node.input[1] = name
+    prune(model)
+
+
+def expand_constant_concat_inputs(model: onnx.ModelProto) -> None:
+    """A constant of batch 1 concatenated with a batched tensor (an MLP-Mixer's extra token) is repeated N times.
+
+    Concat needs equal sizes on every other axis, so the constant gets an Expand to the batch of the first
+    non-constant input (Shape -> Slice [0:1] -> Concat with the constant's other dims).
+    """
+    graph = model.graph
+    initializers = {t.name: t for t in graph.initializer}
+    added: list[onnx.NodeProto] = []
+    for node in graph.node:
+        if node.op_type != "Concat" or all(name in initializers for name in node.input):
+            continue
+        axis = next(a.i for a in node.attribute if a.name == "axis")
+        batched = next(name for name in node.input if name not in initializers)
+        for position, name in enumerate(node.input):
+            if name not in initializers or initializers[name].dims[0] != 1 or axis == 0:
+                continue
+            rest = f"{name}__dims_after_batch"
+            graph.initializer.extend([
+                numpy_helper.from_array(np.asarray(initializers[name].dims[1:], np.int64), rest),
+                numpy_helper.from_array(np.asarray([0], np.int64), f"{name}__zero"),
+                numpy_helper.from_array(np.asarray([1], np.int64), f"{name}__one")])
+            added += [
+                helper.make_node("Shape", [batched], [f"{name}__batched_shape"], name=f"{name}__shape"),
+                helper.make_node("Slice", [f"{name}__batched_shape", f"{name}__zero", f"{name}__one"],
+                                 [f"{name}__batch"], name=f"{name}__batch_slice"),
+                helper.make_node("Concat", [f"{name}__batch", rest], [f"{name}__target"], axis=0,
+                                 name=f"{name}__target_concat"),
+                helper.make_node("Expand", [name, f"{name}__target"], [f"{name}__expanded"],
+                                 name=f"{name}__expand")]
+            node.input[position] = f"{name}__expanded"
+    # Expand nodes before their consumers: canonicalise sorts the graph topologically anyway
+    nodes = added + list(graph.node)
+    graph.ClearField("node")
+    graph.node.extend(nodes)
+
+
+def drop_batch_squeeze(model: onnx.ModelProto, output: str) -> None:
+    """Remove a trailing ``Slice [0:1] -> Squeeze(0)`` before graph output ``output`` (keep the batch axis)."""
+    graph = model.graph
+    squeeze = next(node for node in graph.node if output in node.output)
+    if squeeze.op_type != "Squeeze":
+        raise ValueError(f"{output} is produced by {squeeze.op_type}, not Squeeze")
+    source = squeeze.input[0]
+    producer = next((node for node in graph.node if source in node.output), None)
+    if producer is not None and producer.op_type == "Slice":
+        source = producer.input[0]
+    _replace_tensor_name(graph, source, output)
+    graph.node.remove(squeeze)
+    if producer is not None and producer.op_type == "Slice":
+        graph.node.remove(producer)
+    prune(model)
+
+
 def fold_constants(model: onnx.ModelProto) -> None:
     """Replace every node whose inputs are all constants by its value (onnx.reference evaluates it).
 

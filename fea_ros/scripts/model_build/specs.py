@@ -41,7 +41,16 @@ def _facemesh_v1(read: Reader) -> onnx.ModelProto:
                                {"conv2d_20": "landmarks", "conv2d_30": "presence"},
                                reshape={"landmarks": [1, 1404], "presence": [1, 1]})
     decompose_prelu(model)
+    _batched(model)
     return model
+
+
+def _batched(model: onnx.ModelProto) -> None:
+    """A dynamic batch axis N: all faces of a frame go through the network in one call."""
+    from model_build.onnx_tools import batch_reshapes, set_batch_dim
+
+    batch_reshapes(model)
+    set_batch_dim(model)
 
 
 def _fer(read: Reader) -> onnx.ModelProto:
@@ -77,15 +86,23 @@ def _facemesh_v2(read: Reader) -> onnx.ModelProto:
     reshape_output(model, "landmarks", [1, 1434])
     reshape_output(model, "presence", [1, 1])
     decompose_prelu(model)
+    _batched(model)
     return model
 
 
 def _blendshapes(read: Reader) -> onnx.ModelProto:
+    from model_build.onnx_tools import _set_output_shape, drop_batch_squeeze, expand_constant_concat_inputs
     from model_build.tflite_to_onnx import convert_tflite
 
-    return convert_tflite(read(f"{TASK}!face_blendshapes.tflite"), nchw_input=False,
-                          rename={"serving_default_input_points:0": "points",
-                                  "StatefulPartitionedCall:0": "blendshapes"})
+    model = convert_tflite(read(f"{TASK}!face_blendshapes.tflite"), nchw_input=False,
+                           rename={"serving_default_input_points:0": "points",
+                                   "StatefulPartitionedCall:0": "blendshapes"})
+    # the tflite squeezes its batch of one away at the end; keep it so that N faces give (N, 52)
+    drop_batch_squeeze(model, "blendshapes")
+    _set_output_shape(model.graph, "blendshapes", [1, 52])
+    expand_constant_concat_inputs(model)
+    _batched(model)
+    return model
 
 
 def _blendshapes_json(read: Reader) -> bytes:
