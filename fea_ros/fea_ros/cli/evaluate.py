@@ -28,6 +28,8 @@ pools them (fea_ros/mie/multiface.py).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import json
 from pathlib import Path
@@ -112,7 +114,7 @@ def _videos_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_faces(subject, everyone, other_faces: list, face_minutes: float | None, as_json: bool) -> None:
+def _print_faces(subject: Any, everyone: Any, other_faces: list, face_minutes: float | None, as_json: bool) -> None:
     if as_json:
         summary = {"subject_face": subject.as_dict(), "all_faces": everyone.as_dict(),
                    "events_on_other_faces": len(other_faces)}

@@ -177,7 +177,7 @@ def run_tasks(ray: Any, tasks: Sequence[BagTask], workers: int, cpus_per_worker:
                 failed += job["status"] == FAILED
                 if job["status"] == FAILED:
                     log.info("bag %s failed: %s", task.bag, job["error"]["message"])
-                bar.total += int(job.get("frames_counted", 0)) - estimated.get(task.key, 0)  # metadata: an estimate
+                bar.total = (bar.total or 0) + int(job.get("frames_counted", 0)) - estimated.get(task.key, 0)  # metadata: an estimate
             frames = frames_before + pool.poll()
             bar.set_postfix_str(f"bags {bags_before + len(jobs)}/{bags_total}, failed {failed}", refresh=False)
             bar.update(max(frames - bar.n, 0))  # tqdm redraws at most every mininterval

@@ -21,7 +21,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -126,7 +126,7 @@ def _landmarks(points_xy: np.ndarray) -> Landmarks:
     return Landmarks(points=points, presence=1.0, ibug68=points[:68, :2])
 
 
-def _pipeline_source():
+def _pipeline_source() -> tuple[Any, Callable[..., Any]]:
     from fea_ros.core.config import PipelineConfig
     from fea_ros.core.pipeline import Pipeline
     from fea_ros.core.types import Frame
@@ -135,7 +135,7 @@ def _pipeline_source():
     config.mie.enabled = False
     pipeline = Pipeline(config)
 
-    def analyse(image: np.ndarray, stamp_ns: int, subject_points: np.ndarray | None):
+    def analyse(image: np.ndarray, stamp_ns: int, subject_points: np.ndarray | None) -> Any:
         result = pipeline.process(Frame(image=image, stamp_ns=stamp_ns))
         faces = {}
         box = _box(subject_points) if subject_points is not None else None
@@ -159,7 +159,7 @@ def _read_frame(folder: Path, index: int, ext: str) -> np.ndarray:
     return image
 
 
-def run_clip(folder: Path, fps: float, n_frames: int, spotter: MieSpotter, mdmd: MdmdConfig, mesh_source,
+def run_clip(folder: Path, fps: float, n_frames: int, spotter: MieSpotter, mdmd: MdmdConfig, mesh_source: Any,
              run_baseline: bool, ext: str = "jpg"
              ) -> tuple[dict[str, list[MicroExpressionEvent]], list[float], list, list[float]]:
     """Spotter events per face, spotter ms per face and frame, baseline intervals (frames, subject), its ms."""

@@ -1,6 +1,8 @@
 """Tables, target checks and the JSON summary of `fea-ros bench mie` (benchmark.py runs it)."""
 from __future__ import annotations
 
+from typing import Any
+
 import statistics
 
 import numpy as np
@@ -48,7 +50,7 @@ def category_rows(rate: RateResult) -> list[list[str]]:
              _fraction(*table[name]["all"])] for name in CATEGORIES if name in table]
 
 
-def report(results: dict[float, RateResult], config: MieConfig, markdown: bool, data, landmarks: str) -> str:
+def report(results: dict[float, RateResult], config: MieConfig, markdown: bool, data: Any, landmarks: str) -> str:
     header = ["method", "MiE F1", "MaE F1", "overall F1", "MiE TP/pred/GT", "MaE TP/pred/GT",
               "FP/min neutral", "delay median / max (s)", "CPU ms/face/frame mean / p95"]
     lines: list[str] = []

@@ -24,7 +24,7 @@ import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import cv2
 import numpy as np
@@ -59,7 +59,7 @@ class LabelledInterval:
         return Interval(self.video, float(self.onset), float(self.offset), self.type)
 
 
-def _sheets(path: Path) -> list[list[list[object]]]:
+def _sheets(path: Path) -> list[list[list[Any]]]:  # cells: str, float, int, None
     """All sheets of an xlsx workbook, or [the CSV's rows] (plus the naming CSVs for CAS(ME)^2)."""
     if not path.is_file():
         raise DatasetLayoutError(f"label file {path} does not exist")
