@@ -26,10 +26,10 @@ FASTDDS_PROFILE = FIXTURES / "fastdds_loopback.xml"
 DOMAIN_ID = 1 + os.getpid() % 100
 
 try:
-    import fea_ros_msgs.msg
+    import fea_ros_msgs.msg  # noqa: F401 - imported to find out whether the messages are built
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
-    from lifecycle_msgs.msg import State, Transition
+    from lifecycle_msgs.msg import Transition
     from lifecycle_msgs.srv import ChangeState, GetState
     from rcl_interfaces.msg import Log
     from rclpy.context import Context
@@ -339,3 +339,10 @@ class InProcessNode:
     def close(self) -> None:
         self.peer.remove_node(self.node)
         self.node.destroy_node()
+
+
+def reliable(depth: int = 50) -> Any:
+    """A reliable, keep-last QoS of ``depth``: what the tests publish and subscribe with unless a test says."""
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)

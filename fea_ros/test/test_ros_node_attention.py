@@ -7,36 +7,14 @@ TF: face_<id>/gaze_<id> go out through tf2_ros where it is importable; without i
 """
 import importlib.util
 
-import cv2
 import numpy as np
 import pytest
 
-from ros_harness import LOG_LEVELS, ROS_MISSING, InProcessNode, RosPeer, image_message, stamp_ns, wait_until
+from ros_harness import LOG_LEVELS, InProcessNode, image_message, reliable, stamp_ns, wait_until
 
 START_NS = 1_700_000_000_000_000_000
 PERIOD_NS = 33_333_333
 FRAMES = 4
-
-
-@pytest.fixture(scope="module")
-def peer():
-    if ROS_MISSING:
-        pytest.skip(ROS_MISSING)
-    ros = RosPeer()
-    yield ros
-    ros.close()
-
-
-@pytest.fixture(scope="module")
-def astronaut():
-    skimage_data = pytest.importorskip("skimage.data", reason="the astronaut photo comes from scikit-image")
-    return cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)
-
-
-def reliable(depth=50):
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-
-    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def camera_info(stamp: int, fx: float, width: int, height: int):
@@ -60,6 +38,7 @@ def run_node(peer, astronaut, namespace, fx=None):
         images = peer.publisher(Image, node.topic("image"), reliable(2))
         infos = peer.publisher(CameraInfo, node.topic("camera_info"), reliable(5)) if fx else None
         peer.wait_for_subscriber(images)
+        wait_until(lambda: node.node._reliability == "reliable", 10, "qos auto to follow the reliable publisher")
         if infos is not None:
             peer.wait_for_subscriber(infos)
         height, width = astronaut.shape[:2]

@@ -7,32 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
-from ros_harness import (LOG_LEVELS, ROS_MISSING, InProcessNode, RosPeer, compressed_message, image_message,
-                         set_stamp, stamp_ns, values, wait_until)
+from ros_harness import (LOG_LEVELS, InProcessNode, compressed_message, image_message, reliable, set_stamp,
+                         stamp_ns, values, wait_until)
 
 START_NS = 1_700_000_000_000_000_000
 PERIOD_NS = 33_333_333
-
-
-@pytest.fixture(scope="module")
-def peer():
-    if ROS_MISSING:
-        pytest.skip(ROS_MISSING)
-    ros = RosPeer()
-    yield ros
-    ros.close()
-
-
-@pytest.fixture(scope="module")
-def astronaut():
-    skimage_data = pytest.importorskip("skimage.data", reason="the astronaut photo comes from scikit-image")
-    return cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)
-
-
-def reliable(depth):
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-
-    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def raw_defects(astronaut):
@@ -78,6 +57,7 @@ def run_interleaved(peer, node, defects, valid, compressed):
     publisher = peer.publisher(CompressedImage if compressed else Image,
                                node.topic("image/compressed" if compressed else "image"), reliable(2))
     peer.wait_for_subscriber(publisher)
+    wait_until(lambda: node.node._reliability == "reliable", 10, "qos auto to follow the reliable publisher")
     index = 0
     for round_ in range(2):
         for kind, bad in defects.items():

@@ -7,32 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
-from ros_harness import (LOG_LEVELS, ROS_MISSING, InProcessNode, RosPeer, compressed_message, image_message,
-                         stamp_ns, values, wait_until)
+from ros_harness import (LOG_LEVELS, InProcessNode, compressed_message, image_message, reliable, stamp_ns,
+                         values, wait_until)
 
 START_NS = 1_700_000_000_000_000_000
 PERIOD_NS = 33_333_333
-
-
-@pytest.fixture(scope="module")
-def peer():
-    if ROS_MISSING:
-        pytest.skip(ROS_MISSING)
-    ros = RosPeer()
-    yield ros
-    ros.close()
-
-
-@pytest.fixture(scope="module")
-def astronaut():
-    skimage_data = pytest.importorskip("skimage.data", reason="the astronaut photo comes from scikit-image")
-    return cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)
-
-
-def reliable(depth=50):
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-
-    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def send_and_collect(peer, node, messages, compressed=False, timeout_s=60.0):
@@ -44,6 +23,9 @@ def send_and_collect(peer, node, messages, compressed=False, timeout_s=60.0):
     publisher = peer.publisher(CompressedImage if compressed else Image,
                                node.topic("image/compressed" if compressed else "image"), reliable(2))
     peer.wait_for_subscriber(publisher)
+    # qos auto re-subscribes reliable within a second of seeing this reliable publisher; a frame sent during
+    # the switch would be lost (once, harmlessly, on a robot), so the test waits for it
+    wait_until(lambda: node.node._reliability == "reliable", 10, "the node to follow the reliable publisher")
     for msg in messages:
         publisher.publish(msg)
         wanted = stamp_ns(msg.header)

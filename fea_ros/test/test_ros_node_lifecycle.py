@@ -8,18 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ros_harness import ROS_MISSING, LOG_LEVELS, InProcessNode, RosPeer, wait_until
+from ros_harness import LOG_LEVELS, InProcessNode, wait_until
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
-
-
-@pytest.fixture(scope="module")
-def peer():
-    if ROS_MISSING:
-        pytest.skip(ROS_MISSING)
-    ros = RosPeer()
-    yield ros
-    ros.close()
 
 
 @pytest.fixture

@@ -11,18 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from ros_harness import ROS_MISSING, NodeProcess, RosPeer, image_message, values, wait_until
+from ros_harness import NodeProcess, image_message, values, wait_until
 
 DURATION_S = 20.0
-
-
-@pytest.fixture(scope="module")
-def peer():
-    if ROS_MISSING:
-        pytest.skip(ROS_MISSING)
-    ros = RosPeer("fea_ros_overload_peer")
-    yield ros
-    ros.close()
 
 
 def test_four_times_overload_keeps_latency_bounded_counts_drops_and_holds_memory(peer, tmp_path):

@@ -8,16 +8,7 @@ import time
 
 import pytest
 
-from ros_harness import LOG_LEVELS, ROS_MISSING, NodeProcess, RosPeer, wait_until
-
-
-@pytest.fixture(scope="module")
-def peer():
-    if ROS_MISSING:
-        pytest.skip(ROS_MISSING)
-    ros = RosPeer("fea_ros_process_test_peer")
-    yield ros
-    ros.close()
+from ros_harness import LOG_LEVELS, NodeProcess, wait_until
 
 
 def start(tmp_path, namespace, *extra):

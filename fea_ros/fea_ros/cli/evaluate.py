@@ -28,11 +28,10 @@ pools them (fea_ros/mie/multiface.py).
 """
 from __future__ import annotations
 
-from typing import Any
-
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from fea_ros.cli.evaluate_expression import add_expression_parser
 from fea_ros.core.config import MieConfig, apply_overrides

@@ -1,9 +1,8 @@
 """Tables, target checks and the JSON summary of `fea-ros bench mie` (benchmark.py runs it)."""
 from __future__ import annotations
 
-from typing import Any
-
 import statistics
+from typing import Any
 
 import numpy as np
 

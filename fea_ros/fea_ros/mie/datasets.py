@@ -123,12 +123,16 @@ def read_sammlv_labels(path: str | Path) -> list[LabelledInterval]:
     if len(column) < 5:
         raise DatasetLayoutError(f"{path}: header lacks one of Filename, Onset, Apex, Offset, Type")
     labels = []
-    for row in rows[header_at + 1:]:
-        if not row or row[column["Filename"]] in (None, "") or _number(row[column["Onset"]]) is None:
+    for number, row in enumerate(rows[header_at + 1:], header_at + 2):
+        onset_value = _number(row[column["Onset"]]) if row else None
+        if not row or row[column["Filename"]] in (None, "") or onset_value is None:
             continue
         parts = str(row[column["Filename"]]).split("_")
-        onset = int(round(float(row[column["Onset"]])))
-        offset = int(round(float(row[column["Offset"]])))
+        offset_value = _number(row[column["Offset"]])
+        if offset_value is None:
+            raise DatasetLayoutError(f"{path}: row {number}: Offset {row[column['Offset']]!r} is not a frame number")
+        onset = int(round(onset_value))
+        offset = int(round(offset_value))
         apex = int(round(_number(row[column["Apex"]]) or -1))
         if apex < 0:
             apex = (onset + offset) // 2

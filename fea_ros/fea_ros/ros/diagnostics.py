@@ -10,7 +10,6 @@ import math
 from dataclasses import dataclass, field
 
 from fea_ros.core.config import PipelineConfig
-from fea_ros.core.detection import fallback_spec
 from fea_ros.ros.runner import RunnerStats
 
 OK, WARN, ERROR = 0, 1, 2  # the numeric values of diagnostic_msgs/DiagnosticStatus OK / WARN / ERROR
@@ -105,6 +104,8 @@ def pipeline_status(stats: RunnerStats | None, health: NodeHealth,
 
 def model_names(config: PipelineConfig) -> dict[str, str]:
     """Role -> model name of the networks a PipelineConfig loads (manifest names)."""
+    from fea_ros.core.detection import fallback_spec  # here: params (and the launch file) must not load cv2
+
     names = {"detector": "blazeface_full_192" if config.detection.detector == "full" else "blazeface_short_128",
              "landmarks": "facemesh_v2_478_256" if config.landmarks.model == "v2" else "facemesh_v1_468_192"}
     fallback = fallback_spec(config.detection)
