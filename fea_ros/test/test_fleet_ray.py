@@ -226,7 +226,9 @@ def _busy_worker_pids() -> list[int]:
     pids = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and (proc / "cmdline").read_bytes().startswith(b"ray::BagWorker.run"):
+            # "ray::BagWorker.run" while a task runs; where the title is not updated per task (seen in a venv
+            # whose ROS wheels re-exec Python at start-up) the actor's own "ray::BagWorker", busy once bags go out
+            if proc.name.isdigit() and (proc / "cmdline").read_bytes().startswith(b"ray::BagWorker"):
                 pids.append(int(proc.name))
         except OSError:
             continue
