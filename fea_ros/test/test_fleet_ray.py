@@ -221,18 +221,33 @@ def test_label_agreement_counts_changed_labels_whatever_the_face_ids(first_run, 
     assert agreement["labels_same"] == faces - changed
 
 
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
 def _busy_worker_pids() -> list[int]:
-    """Processes whose title Ray set to a BagWorker replaying a bag (only this test session runs Ray here)."""
-    pids = []
+    """BagWorker actor processes (only this test session runs Ray here) that are working on a bag now.
+
+    Ray titles a busy actor "ray::BagWorker.run", but not in every environment (in the venv whose ROS wheels
+    re-exec Python at start-up the title stays "ray::BagWorker"), so a worker also counts as busy when it
+    used more than half a core over the last 0.2 s: an idle actor uses none.
+    """
+    actors = []
     for proc in Path("/proc").iterdir():
         try:
-            # "ray::BagWorker.run" while a task runs; where the title is not updated per task (seen in a venv
-            # whose ROS wheels re-exec Python at start-up) the actor's own "ray::BagWorker", busy once bags go out
             if proc.name.isdigit() and (proc / "cmdline").read_bytes().startswith(b"ray::BagWorker"):
-                pids.append(int(proc.name))
+                actors.append(int(proc.name))
         except OSError:
             continue
-    return pids
+    try:
+        titled = [pid for pid in actors if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::BagWorker.run")]
+        before = {pid: _cpu_ticks(pid) for pid in actors}
+        time.sleep(0.2)
+        working = [pid for pid in actors if _cpu_ticks(pid) - before[pid] > 0.1 * os.sysconf("SC_CLK_TCK")]
+    except OSError:  # a process ended meanwhile
+        return []
+    return titled or working
 
 
 def test_a_lost_worker_process_costs_no_bag(ray_session, corpus, tmp_path, caplog):

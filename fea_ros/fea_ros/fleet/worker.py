@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import threading
 import time
@@ -99,7 +100,9 @@ class BagWorker:
         }
         started, cpu_started = time.perf_counter(), time.process_time()
         try:
-            result_dir.mkdir(parents=True, exist_ok=True)
+            if result_dir.exists():  # what a lost worker left half-written (no job.json): start it afresh
+                shutil.rmtree(result_dir)
+            result_dir.mkdir(parents=True)
             pipeline = self._pipeline(task)
             outcome = replay_bag(Path(task.bag), task.config, options, pipeline, extra_sinks=[tally], progress=False)
         except Exception as exc:  # a failed bag is reported and the worker goes on with the next one
