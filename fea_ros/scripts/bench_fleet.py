@@ -6,7 +6,7 @@ frames, another content hash, so none is deduplicated), then runs `fea-ros repla
 count, each in a fresh process with a fresh local Ray and an empty output folder, and prints one table row per
 run from the corpus reports.
 
-    python fea_ros/scripts/bench_fleet.py [--bags 8] [--workers 1 2] [--full] [--work /tmp/fea_fleet_bench]
+    python fea_ros/scripts/bench_fleet.py [--bags 8] [--workers 1 2] [--full] [--work out/fea_fleet_bench]
 """
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def main() -> int:
     parser.add_argument("--bags", type=int, default=8)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--full", action="store_true", help="the default (full) configuration instead of --fast")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/fea_fleet_bench"))
+    parser.add_argument("--work", type=Path, default=Path("out/fea_fleet_bench"))
     args = parser.parse_args()
     corpus = args.work / "corpus"
     build_corpus(corpus, args.bags)

@@ -2,7 +2,7 @@
 """CPU time per frame of the pipeline on the sample clips: a speed measure that a busy machine barely moves.
 
     python fea_ros/scripts/cpu_time_bench.py --label after                      # this checkout
-    PYTHONPATH=/tmp/before/fea_ros python fea_ros/scripts/cpu_time_bench.py --label before
+    PYTHONPATH=out/before/fea_ros python fea_ros/scripts/cpu_time_bench.py --label before
 
 Wall-clock fps on a machine shared with other jobs depends on how much of the two cores the scheduler
 gives us; the CPU time a frame consumes (time.process_time: every thread of this process) depends far

@@ -5,8 +5,8 @@ The shared machine's load changes from minute to minute, so two benchmark runs a
 compare; this runs both versions in turns over the same frames and landmarks. ``--before`` is a spotter.py
 of another version, e.g. the one before spotting round 2:
 
-    git show b4cec25:fea_ros/fea_ros/mie/spotter.py > /tmp/spotter_before.py
-    python fea_ros/scripts/spotter_cost.py --before /tmp/spotter_before.py --data out/mie_benchmark/seed-3
+    git show b4cec25:fea_ros/fea_ros/mie/spotter.py > out/spotter_before.py
+    python fea_ros/scripts/spotter_cost.py --before out/spotter_before.py --data out/mie_benchmark/seed-3
 """
 from __future__ import annotations
 

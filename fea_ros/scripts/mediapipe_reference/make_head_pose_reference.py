@@ -3,11 +3,11 @@
 
 Run it in a THROWAWAY virtual environment (mediapipe is not a dependency of fea_ros):
 
-    python3 -m venv /tmp/mpvenv
-    /tmp/mpvenv/bin/pip install --no-deps mediapipe==0.10.14
-    /tmp/mpvenv/bin/pip install absl-py attrs flatbuffers "numpy<2" "protobuf<5" opencv-python-headless \
+    python3 -m venv out/mpvenv
+    out/mpvenv/bin/pip install --no-deps mediapipe==0.10.14
+    out/mpvenv/bin/pip install absl-py attrs flatbuffers "numpy<2" "protobuf<5" opencv-python-headless \
         matplotlib scikit-image
-    /tmp/mpvenv/bin/python fea_ros/scripts/mediapipe_reference/make_head_pose_reference.py \
+    out/mpvenv/bin/python fea_ros/scripts/mediapipe_reference/make_head_pose_reference.py \
         fea_ros/test/fixtures/mediapipe_head_pose.json
 
 The Face Landmarker runs with the same face_landmarker.task the project converts its FaceMesh v2 from (read
