@@ -1,4 +1,4 @@
-"""Offline replay without ROS: bag images -> BGR -> Pipeline.process -> result sinks (bag, report).
+"""Offline replay without ROS: bag images -> BGR -> Pipeline (core/frame_pipeline.py) -> result sinks (bag, report).
 
 Frames are processed in bag order, as fast as the machine allows. A header stamp earlier than the last
 processed one (a looped or concatenated recording) resets the pipeline's tracks, as the node does. A message
@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -20,9 +20,13 @@ from tqdm import tqdm
 from fea_ros.bag.reader import BagImageReader, BagMessage
 from fea_ros.core.errors import InputError
 from fea_ros.core.image_msg import ImageMessageError, message_to_bgr
+from fea_ros.core.frame_pipeline import FrameJob, process_frames
 from fea_ros.core.prefetch import prefetch
 from fea_ros.core.types import Frame, FrameResult
 from fea_ros.ros.camera_info import CameraInfoMatcher, camera_info_topic
+
+if TYPE_CHECKING:
+    from fea_ros.core.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +38,8 @@ PIPELINE_REFUSED = "pipeline_refused"
 LOGGED_PER_REASON = 5
 
 
-class FrameProcessor(Protocol):
-    """What the replay needs of fea_ros.core.pipeline.Pipeline."""
-
-    def process(self, frame: Frame) -> FrameResult: ...
-
-    def reset(self) -> None: ...
+#: a decoded message as the replay loop gets it: the message, its image (or why it has none), decode ms
+_Decoded = tuple[BagMessage, "np.ndarray | ImageMessageError | InputError", float]
 
 
 class ReplaySink(Protocol):
@@ -144,7 +144,7 @@ def _decode(message: BagMessage) -> tuple[BagMessage, np.ndarray | ImageMessageE
     return message, image, (time.perf_counter() - tick) * 1e3
 
 
-def replay(reader: BagImageReader, pipeline: FrameProcessor, sinks: Sequence[ReplaySink] = (),
+def replay(reader: BagImageReader, pipeline: Pipeline, sinks: Sequence[ReplaySink] = (),
            progress: bool = True, camera_info: CameraInfoMatcher | None = None,
            prefetch_depth: int = 0) -> ReplayStats:
     """Run ``pipeline`` over every image message of an open ``reader`` and hand results to ``sinks``.
@@ -162,38 +162,56 @@ def replay(reader: BagImageReader, pipeline: FrameProcessor, sinks: Sequence[Rep
     ranged = reader.start_ns is not None or reader.end_ns is not None
     bar = tqdm(total=None if ranged else reader.message_count, unit="frame", desc=f"replay {reader.topic}",
                disable=not progress, leave=False)
-    previous_stamp: int | None = None
     started = time.perf_counter()
     decoded = prefetch(reader, _decode, depth=prefetch_depth)
-    try:
+
+    def jobs() -> Iterator[FrameJob[_Decoded]]:
+        previous_stamp: int | None = None
         for message, image, convert_ms in decoded:
             stats.messages_read += 1
             bar.update(1)
             if isinstance(image, ImageMessageError):
-                _skip(stats, logged, message, image.reason, str(image))
+                yield FrameJob((message, image, convert_ms), None)
                 continue
             stamp = message.stamp_ns
+            reset = False
             if previous_stamp is not None and stamp < previous_stamp:
+                reset = True
                 log.info("stamp went back from %d to %d at message %d: tracks reset",
                          previous_stamp, stamp, message.index)
                 stats.resets.append(TrackReset(message.index, stamp, previous_stamp))
-                pipeline.reset()
             previous_stamp = stamp
             try:
                 camera = camera_info.match(stamp) if camera_info is not None else None
-                result = pipeline.process(Frame(image=image, stamp_ns=stamp, frame_id=message.frame_id,
-                                                index=message.index, camera=camera))
-            except InputError as exc:  # the pipeline refuses an image it cannot use (e.g. too small)
-                _skip(stats, logged, message, PIPELINE_REFUSED, str(exc))
+            except InputError as exc:
+                yield FrameJob((message, exc, convert_ms), None)
                 continue
+            yield FrameJob((message, image, convert_ms),
+                           Frame(image=image, stamp_ns=stamp, frame_id=message.frame_id, index=message.index,
+                                 camera=camera), reset=reset)
+
+    # inference.frame_pipeline: the next frame's detection and mesh overlap this frame's later stages
+    results = process_frames(pipeline, jobs())
+    try:
+        for (message, image, convert_ms), result in results:
+            if isinstance(image, ImageMessageError):
+                _skip(stats, logged, message, image.reason, str(image))
+                continue
+            if isinstance(image, InputError) or isinstance(result, InputError):
+                # the pipeline refuses an image it cannot use (e.g. too small)
+                _skip(stats, logged, message, PIPELINE_REFUSED, str(image if isinstance(image, InputError)
+                                                                     else result))
+                continue
+            assert result is not None  # a job with a frame has a result or an InputError
             if stats.first_stamp_ns is None:
-                stats.first_stamp_ns = stamp
-            stats.last_stamp_ns = stamp
+                stats.first_stamp_ns = message.stamp_ns
+            stats.last_stamp_ns = message.stamp_ns
             _record(stats, result, convert_ms)
             for sink in sinks:
                 sink.write(result, message)
             bar.set_postfix(faces=len(result.faces), skipped=len(stats.skipped), refresh=False)
     finally:
+        results.close()  # waits for the frame in flight
         decoded.close()  # stops the decode thread before the reader closes
         bar.close()
         stats.wall_s = time.perf_counter() - started

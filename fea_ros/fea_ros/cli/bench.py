@@ -9,6 +9,7 @@ spotting benchmark (fea_ros.mie.benchmark).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import sys
@@ -30,6 +31,8 @@ STAGES = ("detect", "track", "landmarks", "expression", "blendshapes", "temporal
 #: the attention stage's budget per face (issue 11)
 ATTENTION_MS_PER_FACE_TARGET = 0.3
 WIDTH, HEIGHT = 640, 480
+#: frames decoded at a time before timing them (32 640x480 frames: about 30 MB)
+DECODE_CHUNK = 32
 #: the issue's targets: (clip, config) -> minimum end-to-end fps
 #: issue 12 (speed, round 2); issue 3 had 50 / 120 / 20 fps and 600 MB
 FPS_TARGETS = {("face1", "full"): 120.0, ("face1", "fast"): 220.0, ("faces3", "full"): 50.0}
@@ -40,6 +43,9 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, metavar="N", help="ONNX Runtime threads (default 1)")
     parser.add_argument("--stage-threads", type=int, default=1, choices=(1, 2),
                         help="inference.stage_threads: 2 runs the expression nets beside blendshapes + MiE (default 1)")
+    parser.add_argument("--frame-pipeline", action=argparse.BooleanOptionalAction, default=None,
+                        help="inference.frame_pipeline: detection + mesh of the next frame on a second thread "
+                             "while this frame's later stages run (default: the configuration's)")
     parser.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "tensorrt", "auto"),
                         help="inference backend (tensorrt: prebuild the engines first with 'fea-ros engines build')")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "int8"),
@@ -141,8 +147,14 @@ class _NetworkClock:
 
 
 def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_frames: int | None,
-            backend: str = "onnxruntime", precision: str = "auto", stage_threads: int = 1) -> dict[str, Any]:
-    """One (clip, configuration) run; called in a fresh process so ru_maxrss is this run's peak."""
+            backend: str = "onnxruntime", precision: str = "auto", stage_threads: int = 1,
+            frame_pipeline: bool | None = None) -> dict[str, Any]:
+    """One (clip, configuration) run; called in a fresh process so ru_maxrss is this run's peak.
+
+    Frames stream through core/frame_pipeline.py as in `fea-ros run`; a frame's time is the wall (and CPU)
+    time from the previous result to its own, less the time its decode took, so with the frame pipeline on it
+    is the interval between results (throughput), not one frame's latency.
+    """
     import resource
     import time
 
@@ -150,14 +162,18 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
     from tqdm import tqdm
 
     from fea_ros.core.config import PipelineConfig
+    from fea_ros.core.frame_pipeline import FrameJob, process_frames
     from fea_ros.core.inputs import VideoFileSource
     from fea_ros.core.pipeline import Pipeline
+    from fea_ros.core.types import FrameResult
 
     config = PipelineConfig.fast() if config_name == "fast" else PipelineConfig()
     config.inference.threads = threads
     config.inference.backend = backend
     config.inference.precision = precision
     config.inference.stage_threads = stage_threads
+    if frame_pipeline is not None:
+        config.inference.frame_pipeline = frame_pipeline
     pipeline = Pipeline(config)
     clock = _NetworkClock(_find_engines(pipeline))
 
@@ -184,15 +200,34 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
         total = probe.frame_count
     if max_frames is not None and total is not None:
         total = min(total, max_frames)
+    decode = [0.0, 0.0]  # wall s, this thread's CPU s spent decoding since the last result: not the pipeline's
+
+    def jobs() -> Iterator[FrameJob[None]]:
+        # decoded DECODE_CHUNK frames at a time, so the decode interrupts the stream (and overlaps a frame
+        # pipeline's front half) rarely, at a bounded memory cost
+        stream, count, more = frames(), 0, True
+        while more and (max_frames is None or count < max_frames):
+            start, cpu_start = time.perf_counter(), time.thread_time()
+            want = DECODE_CHUNK if max_frames is None else min(DECODE_CHUNK, max_frames - count)
+            chunk = list(itertools.islice(stream, want))
+            decode[0] += time.perf_counter() - start
+            decode[1] += time.thread_time() - cpu_start
+            count += len(chunk)
+            for frame in chunk:
+                yield FrameJob(None, frame)
+            more = len(chunk) == want
+
     with tqdm(total=total, unit="frame", desc=f"{Path(clip_path).stem} {config_name}", file=sys.stderr,
               leave=False) as progress:
-        for frame in frames():
-            if max_frames is not None and len(end_to_end) >= max_frames:
-                break
-            start, cpu_start = time.perf_counter(), time.process_time()
-            result = pipeline.process(frame)
-            end_to_end.append((time.perf_counter() - start) * 1e3)
-            cpu.append((time.process_time() - cpu_start) * 1e3)
+        results = process_frames(pipeline, jobs())
+        last, cpu_last = time.perf_counter(), time.process_time()
+        for _, result in results:
+            now, cpu_now = time.perf_counter(), time.process_time()
+            end_to_end.append((now - last - decode[0]) * 1e3)
+            cpu.append((cpu_now - cpu_last - decode[1]) * 1e3)
+            last, cpu_last, decode[:] = now, cpu_now, [0.0, 0.0]
+            if not isinstance(result, FrameResult):
+                raise InputError(f"{clip_path}: the pipeline refused a frame: {result}")
             if any(face.attention is not None for face in result.faces):
                 last_result = result
             faces += len(result.faces)
@@ -416,9 +451,13 @@ def _format(header: list[str], body: list[list[str]], markdown: bool) -> str:
 
 
 def report(rows: list[Row], threads: int, markdown: bool, backend: str = "onnxruntime", load: str = "",
-           precision: str = "auto", stage_threads: int = 1) -> str:
+           precision: str = "auto", stage_threads: int = 1, frame_pipeline: bool | None = None) -> str:
+    from fea_ros.core.config import InferenceConfig
+
     engine = f"{threads} ONNX Runtime thread(s) per network" if backend == "onnxruntime" else f"backend {backend}"
-    engine += f", inference.precision {precision}, stage threads {stage_threads}"
+    pipelined = InferenceConfig().frame_pipeline if frame_pipeline is None else frame_pipeline
+    engine += (f", inference.precision {precision}, stage threads {stage_threads}, frame pipeline "
+               f"{'on (fps from the interval between results)' if pipelined else 'off'}")
     parts = [machine_line(), f"640x480, {engine}, frames decoded outside the timed region"] + ([load] if load else [])
     if markdown:
         parts = [f"- {p}" for p in parts]
@@ -466,9 +505,11 @@ def bench_command(args: argparse.Namespace) -> int:
         for config in configs:
             with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
                 data = pool.submit(measure, str(path), config, args.threads, args.warmup, args.max_frames,
-                                   args.backend, args.precision, args.stage_threads).result()
+                                   args.backend, args.precision, args.stage_threads,
+                                   args.frame_pipeline).result()
             rows.append(Row(clip, config, data))
-    print(report(rows, args.threads, args.markdown, args.backend, load, args.precision, args.stage_threads))
+    print(report(rows, args.threads, args.markdown, args.backend, load, args.precision, args.stage_threads,
+                 args.frame_pipeline))
     if args.mediapipe:
         print()
         print(mediapipe_report(rows, samples, args.markdown))

@@ -24,6 +24,9 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage-threads", type=int, default=None, choices=(1, 2),
                         help="2: the expression networks run on a second thread beside blendshapes and the MiE "
                              "spotter (default: the config's inference.stage_threads, 1)")
+    parser.add_argument("--frame-pipeline", action=argparse.BooleanOptionalAction, default=None,
+                        help="detect and mesh the next frame on a second thread while this frame's later stages "
+                             "run (default: the config's inference.frame_pipeline)")
 
 
 def read_settings_file(path: Path) -> dict[str, Any]:
@@ -53,7 +56,7 @@ def read_settings_file(path: Path) -> dict[str, Any]:
 
 
 def build_config(config_path: Path | None, fast: bool, threads: int | None,
-                 stage_threads: int | None = None) -> PipelineConfig:
+                 stage_threads: int | None = None, frame_pipeline: bool | None = None) -> PipelineConfig:
     """Defaults, then the settings file, then --fast (it wins over the file's models), then --threads."""
     config = PipelineConfig()
     if config_path is not None:
@@ -69,4 +72,6 @@ def build_config(config_path: Path | None, fast: bool, threads: int | None,
         config.inference.threads = threads
     if stage_threads is not None:
         config.inference.stage_threads = stage_threads
+    if frame_pipeline is not None:
+        config.inference.frame_pipeline = frame_pipeline
     return config

@@ -50,7 +50,8 @@ def replay_command(args: argparse.Namespace) -> int:
     from fea_ros.bag.job import ReplayOptions, replay_bag
     from fea_ros.bag.report import SUMMARY_MD
 
-    config = build_config(args.config, args.fast, args.threads, getattr(args, "stage_threads", None))
+    config = build_config(args.config, args.fast, args.threads, getattr(args, "stage_threads", None),
+                          getattr(args, "frame_pipeline", None))
     options = ReplayOptions(topic=args.topic, start=args.start, end=args.end, out_bag=args.out,
                             storage=args.storage, distro=args.distro, with_images=args.with_images,
                             overwrite=args.overwrite, report=args.report, landmarks=args.landmarks,

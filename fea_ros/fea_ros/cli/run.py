@@ -139,20 +139,27 @@ class _Outputs:
 
 def _process(source: Iterable[Frame], pipeline: Any, outputs: _Outputs, max_frames: int | None,
              progress: Any) -> None:
+    from fea_ros.core.frame_pipeline import FrameJob, process_frames
+
     summary = outputs.summary
+
+    def jobs() -> Iterator[FrameJob[Frame]]:
+        for count, frame in enumerate(source):
+            if max_frames is not None and count >= max_frames:
+                return
+            yield FrameJob(frame, frame)
+
+    results = process_frames(pipeline, jobs())  # inference.frame_pipeline: two frames in flight
     try:
-        for frame in source:
-            if max_frames is not None and summary.frames + summary.skipped >= max_frames:
-                break
-            try:
-                result = pipeline.process(frame)
-            except InputError as exc:  # a bad frame is skipped and counted; the run goes on
-                summary.skipped += 1
-                if summary.skipped <= MAX_LOGGED_SKIPS:
-                    log.warning("frame %d skipped: %s", frame.index, exc)
-            else:
-                outputs.add(frame, result)
-            progress.update(1)
+        with contextlib.closing(results):
+            for frame, result in results:
+                if isinstance(result, InputError):  # a bad frame is skipped and counted; the run goes on
+                    summary.skipped += 1
+                    if summary.skipped <= MAX_LOGGED_SKIPS:
+                        log.warning("frame %d skipped: %s", frame.index, result)
+                elif result is not None:
+                    outputs.add(frame, result)
+                progress.update(1)
     except KeyboardInterrupt:  # Ctrl-C ends a camera run; what was processed is still written
         log.info("interrupted after %d frames; writing the outputs", summary.frames)
 
@@ -167,7 +174,8 @@ def run_command(args: argparse.Namespace) -> int:
 
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames must be at least 1, got {args.max_frames}")
-    config = build_config(args.config, args.fast, args.threads, getattr(args, "stage_threads", None))
+    config = build_config(args.config, args.fast, args.threads, getattr(args, "stage_threads", None),
+                          getattr(args, "frame_pipeline", None))
     jsonl_to_stdout = args.jsonl is None or str(args.jsonl) == "-"
     summary = RunSummary()
     timeline = Timeline() if args.plot else None

@@ -110,6 +110,10 @@ class InferenceConfig:
     #: 2 = the expression networks of a frame run on a second thread while blendshapes and the MiE spotter run
     #: (uses the second core); 1 = every stage in turn on the calling thread
     stage_threads: int = 1
+    #: where frames stream (fea-ros run, bench, replay, the node): detection, tracking and the mesh of frame
+    #: n + 1 run on a second thread while the later stages of frame n run (core/frame_pipeline.py); the same
+    #: results, one frame later
+    frame_pipeline: bool = False
     engine_cache_dir: str = ""  # TensorRT engine cache; "" = ~/.cache/fea_ros/engines
     dla_core: int = -1  # TensorRT only: DLA core to run on (Jetson AGX/NX Orin: 0 or 1); -1 = GPU
     int8_calibration_dir: str = ""  # TensorRT int8 only: folder of face images to calibrate with

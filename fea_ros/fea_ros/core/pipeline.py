@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -74,6 +74,23 @@ def to_bgr(image: object, min_side: int = MIN_IMAGE_SIDE) -> np.ndarray:
     return np.ascontiguousarray(converted)
 
 
+#: in the back-half hand-over list: forget every face (no track id: those are f1, f2, ...)
+_RESET = "*"
+
+
+@dataclass
+class FrontHalf:
+    """A frame after front(): what back() needs, independent of later front() calls."""
+
+    frame: Frame
+    image: np.ndarray  # the frame as BGR (to_bgr)
+    seen: list[Track]  # copies of the confirmed tracks seen in this frame
+    meshes: list[Landmarks]  # per seen track (presence may be below tracking.min_presence)
+    smoothers: list[ExpressionSmoother]  # per seen track
+    timings: dict[str, float]  # stages 1-3 filled in
+    back_ops: list[str]  # what back() forgets first: dropped track ids, _RESET
+
+
 @dataclass
 class _FaceState:
     """What the pipeline remembers about one track between frames."""
@@ -114,6 +131,8 @@ class Pipeline:
         self.attention = AttentionEstimator(FaceGeometry.from_manifest(manifest), config.attention) \
             if config.attention.enabled else None
         self._faces: dict[str, _FaceState] = {}
+        #: what the next back() must forget, in order: dropped track ids and _RESET (front-half state)
+        self._back_ops: list[str] = []
         self._stage_worker = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="fea_ros-expression")
                               if config.inference.stage_threads >= 2 else None)
         self._frames_since_detection = 0
@@ -141,15 +160,32 @@ class Pipeline:
                               f"{sorted(NETS)} needs a weight > 0")
 
     def reset(self) -> None:
-        """Forget every face (new ids start again at f1)."""
+        """Forget every face (new ids start again at f1). Not while a frame is between front() and back()."""
+        self._reset_front()
+        self._back_ops = []
+        self._apply_back_ops([_RESET])
+
+    def _reset_front(self) -> None:
+        """Forget the faces on the front half's side; the back half forgets them at its next frame."""
         self.tracker.reset()
         self._faces = {}
         self._frames_since_detection = 0
         self._last_stamp_ns = None
-        if self.mie is not None:
-            self.mie.reset()
-        if self.attention is not None:
-            self.attention.reset()
+        self._back_ops = [_RESET]  # a reset makes every drop before it moot
+
+    def _apply_back_ops(self, ops: list[str]) -> None:
+        """Forget what front() dropped: a track id, or _RESET for every face."""
+        for op in ops:
+            if op == _RESET:
+                if self.mie is not None:
+                    self.mie.reset()
+                if self.attention is not None:
+                    self.attention.reset()
+            else:
+                if self.mie is not None:
+                    self.mie.drop(op)
+                if self.attention is not None:
+                    self.attention.drop(op)
 
     def intrinsics(self, frame: Frame, width: int, height: int) -> CameraIntrinsics:
         """The frame's camera (CameraInfo, scaled to the image) or one with camera.fov_deg."""
@@ -161,11 +197,23 @@ class Pipeline:
         return self._fov_camera[1]
 
     def process(self, frame: Frame) -> FrameResult:
+        """Every face of one video frame (the two halves in turn; core/frame_pipeline.py overlaps them)."""
+        return self.back(self.front(frame))
+
+    def front(self, frame: Frame, reset: bool = False) -> FrontHalf:
+        """Stages 1-3 of a frame: find and follow the faces and run the mesh (needs only earlier fronts).
+
+        ``reset`` forgets every face first (as reset()). The state this half owns (tracker, the crops to
+        follow, the detector's schedule) is touched by no back(), so front(n + 1) may run on another thread
+        while back(n) runs; what the back half must forget (dropped tracks, a reset) is handed to it in order.
+        """
+        if reset:  # before the frame is checked, as reset() then process() would
+            self._reset_front()
         image = to_bgr(frame.image, max(MIN_IMAGE_SIDE, int(np.ceil(self.config.detection.min_face_px))))
         if self._last_stamp_ns is not None and frame.stamp_ns < self._last_stamp_ns:
             log.info("stamp went back from %d to %d ns: resetting all face tracks", self._last_stamp_ns,
                      frame.stamp_ns)
-            self.reset()
+            self._reset_front()
         self._last_stamp_ns = frame.stamp_ns
         timings = dict.fromkeys(STAGES, 0.0)
         clock = time.perf_counter
@@ -205,10 +253,24 @@ class Pipeline:
         meshes.update(zip((track.track_id for track in unmeshed), self.mesh.many(image, rois)))
         self._update_face_states(seen, meshes)
         timings["landmarks"] += (clock() - start) * 1e3
+        # the tracker changes its Track objects in the next front(): the back half gets copies
+        back_ops, self._back_ops = self._back_ops, []
+        return FrontHalf(frame=frame, image=image, seen=[replace(t) for t in seen],
+                         meshes=[meshes[t.track_id] for t in seen],
+                         smoothers=[self._faces[t.track_id].smoother for t in seen], timings=timings,
+                         back_ops=back_ops)
 
+    def back(self, front: FrontHalf) -> FrameResult:
+        """Stages 4-8 of a frame front() has prepared: expression, blendshapes, MiE, smoothing, attention.
+
+        Back halves must run in frame order, one at a time; each needs only its own front half and the
+        back halves before it.
+        """
+        self._apply_back_ops(front.back_ops)
+        frame, image, seen, timings = front.frame, front.image, front.seen, front.timings
+        clock = time.perf_counter
         boxes = [t.detection.box for t in seen]
-        marks = [m if m.presence >= self.config.tracking.min_presence else None
-                 for m in (meshes[t.track_id] for t in seen)]
+        marks = [m if m.presence >= self.config.tracking.min_presence else None for m in front.meshes]
         # with inference.stage_threads 2 the expression nets run on the second core while blendshapes and the
         # MiE spotter run here (both read the frame only); their time is then measured on that thread
         pending = (self._stage_worker.submit(self._timed_expression, image, boxes, marks)
@@ -217,8 +279,8 @@ class Pipeline:
             expressions, timings["expression"] = self._timed_expression(image, boxes, marks)
 
         start = clock()
-        present = {t.track_id: meshes[t.track_id] for t in seen
-                   if meshes[t.track_id].presence >= self.config.tracking.min_presence}
+        present = {t.track_id: m for t, m in zip(seen, front.meshes)
+                   if m.presence >= self.config.tracking.min_presence}
         units = {}
         if self.blendshapes is not None:  # every face in one call
             units = dict(zip(present, self.blendshapes.many([m.points for m in present.values()])))
@@ -227,7 +289,7 @@ class Pipeline:
         start = clock()
         events = []
         if self.mie is not None:
-            covered = covered_fractions([t.detection.box for t in seen])
+            covered = covered_fractions(boxes)
             for track, fraction in zip(seen, covered):
                 if fraction > self.config.mie.occlusion_overlap:
                     # another face in front changes the pixels without any facial movement
@@ -240,11 +302,11 @@ class Pipeline:
         if pending is not None:
             expressions, timings["expression"] = pending.result()
         faces = []
-        for track, expression in zip(seen, expressions):
+        for track, expression, smoother in zip(seen, expressions, front.smoothers):
             face_landmarks = present.get(track.track_id)
             action_units = units.get(track.track_id)
             start = clock()
-            smoothed = self._faces[track.track_id].smoother.update(frame.stamp_ns, expression.probabilities)
+            smoothed = smoother.update(frame.stamp_ns, expression.probabilities)
             timings["temporal"] += (clock() - start) * 1e3
             faces.append(FaceResult(
                 face_id=track.track_id, track_age=track.age, box=track.detection.box.copy(),
@@ -336,10 +398,7 @@ class Pipeline:
         alive = {t.track_id for t in self.tracker.tracks}
         for track_id in [tid for tid in self._faces if tid not in alive]:
             del self._faces[track_id]
-            if self.mie is not None:
-                self.mie.drop(track_id)
-            if self.attention is not None:
-                self.attention.drop(track_id)
+            self._back_ops.append(track_id)  # the back half drops it from MiE and attention
 
 
 def covered_fractions(boxes: list[np.ndarray]) -> list[float]:
