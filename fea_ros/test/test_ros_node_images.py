@@ -195,3 +195,22 @@ def test_rep155_tracked_ids_follow_the_faces(peer, astronaut):
         wait_until(lambda: any(len(m.ids) == 1 for m in ids.snapshot()), 10, "/humans/faces/tracked with the face")
     finally:
         node.close()
+
+
+def test_frame_pipeline_gives_every_frame_its_own_result(peer, astronaut):
+    """inference.frame_pipeline: detection + mesh and the later stages on two workers, results as without."""
+    results = {}
+    for pipelined in (False, True):
+        node = InProcessNode(peer, f"img_frame_pipeline_{pipelined}", {"inference.frame_pipeline": pipelined}).start()
+        try:
+            stamps = [START_NS + i * PERIOD_NS for i in range(4)]
+            results[pipelined] = send_and_collect(peer, node, [image_message(astronaut, stamp=s) for s in stamps])
+            assert sorted(results[pipelined]) == stamps
+            assert [results[pipelined][s].frame_index for s in stamps] == [0, 1, 2, 3]
+        finally:
+            node.close()
+    for stamp, sequential in results[False].items():
+        pipelined_faces = results[True][stamp].faces
+        assert [(f.face_id, f.expression, f.roi.x_offset, f.roi.width) for f in pipelined_faces] == \
+            [(f.face_id, f.expression, f.roi.x_offset, f.roi.width) for f in sequential.faces]
+    assert len(results[True][stamps[-1]].faces) == 1

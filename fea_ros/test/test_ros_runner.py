@@ -129,3 +129,86 @@ def test_stats_before_any_frame():
     runner = FrameRunner(lambda v: v, lambda item, result: None)
     stats = runner.stats()
     assert stats.submitted == 0 and math.isinf(stats.seconds_since_input) and math.isnan(stats.latency_p95_ms)
+
+
+def test_two_stages_overlap_keep_order_and_hold_one_frame_each():
+    """inference.frame_pipeline in the node: stage 1 of frame n + 1 runs while stage 2 of frame n runs."""
+    gate, second_started = threading.Event(), threading.Event()
+    stage1_items = []
+    out = Collector()
+
+    def first(value):
+        stage1_items.append(value)
+        if value == 2:
+            second_started.set()
+        return value * 10
+
+    def second(value):
+        if value == 10:  # frame 1 waits until frame 2's first stage has begun: the stages overlap
+            assert second_started.wait(5.0)
+            gate.wait(5.0)
+        return value + 1
+
+    runner = FrameRunner(first, out.result, out.error, finish=second)
+    runner.start()
+    runner.submit(1)
+    assert wait_for(lambda: stage1_items == [1])
+    runner.submit(2)
+    assert second_started.wait(5.0)
+    assert wait_for(lambda: runner._handoff is not None)  # frame 2 waits for stage 2; stage 1 takes no frame
+    for value in range(3, 11):
+        runner.submit(value)
+    time.sleep(0.05)
+    assert stage1_items == [1, 2], "stage 1 ran ahead of stage 2 by more than one frame"
+    gate.set()
+    assert wait_for(lambda: len(out.items) == 3)
+    assert runner.stop()
+    assert out.items == [(1, 11), (2, 21), (10, 101)] and not out.errors
+    stats = runner.stats()
+    assert stats.processed == 3 and stats.dropped == 7
+
+
+def test_two_stages_report_errors_of_either_stage_and_go_on():
+    out = Collector()
+
+    def first(value):
+        if value == 2:
+            raise ValueError("bad frame 2")
+        return value
+
+    def second(value):
+        if value == 3:
+            raise RuntimeError("stage 2 failed on 3")
+        return -value
+
+    runner = FrameRunner(first, out.result, out.error, finish=second)
+    runner.start()
+    for value in (1, 2, 3, 4):
+        runner.submit(value)
+        assert wait_for(lambda: runner.stats().processed == value)
+    assert runner.stop()
+    assert out.items == [(1, -1), (4, -4)]
+    assert out.errors == [(2, "bad frame 2"), (3, "stage 2 failed on 3")]
+    assert runner.stats().errors == 2
+
+
+def test_stopping_finishes_a_frame_that_passed_the_first_stage():
+    gate, entered = threading.Event(), threading.Event()
+    out = Collector()
+
+    def second(value):
+        entered.set()
+        gate.wait(5.0)
+        return value
+
+    runner = FrameRunner(lambda v: v, out.result, out.error, finish=second)
+    runner.start()
+    runner.submit(1)
+    assert entered.wait(5.0)
+    runner.submit(2)
+    assert wait_for(lambda: runner._handoff is not None)
+    runner.submit(3)  # still in the mailbox when the runner stops: dropped
+    threading.Timer(0.1, gate.set).start()
+    assert runner.stop()
+    assert out.items == [(1, 1), (2, 2)]
+    assert not [t for t in threading.enumerate() if t.name.startswith("fea_ros-runner")]

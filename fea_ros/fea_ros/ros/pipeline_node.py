@@ -185,7 +185,11 @@ class PipelineNode(Node):
             self._gaps = SequenceGaps()
             self._clock_checked = False
             self._silence = ""
-            self._runner = FrameRunner(self._process, self._queue_result, self._frame_failed)
+            # inference.frame_pipeline: detection + mesh of the newest frame on the worker while the later
+            # stages of the frame before run on a second one (ros/runner.py: one frame per stage, no queue)
+            pipelined = self._pipeline.config.inference.frame_pipeline
+            self._runner = FrameRunner(self._front if pipelined else self._process, self._queue_result,
+                                       self._frame_failed, finish=self._pipeline.back if pipelined else None)
             self._runner.start()
             self._subscribe(input_watch.choose_reliability(settings.qos, []))
             self._camera_info = camera_info.CameraInfoMatcher()
@@ -348,9 +352,14 @@ class PipelineNode(Node):
 
     def _process(self, frame: Frame) -> FrameResult:
         """Worker thread: number the frames the pipeline actually processes (FaceExpressionArray.frame_index)."""
+        return self._pipeline.back(self._front(frame))
+
+    def _front(self, frame: Frame) -> Any:
+        """Worker thread: the frame's number, then Pipeline.front (FrontHalf; back() follows on this or a
+        second worker)."""
         frame.index = self._processed
         self._processed += 1
-        return self._pipeline.process(frame)
+        return self._pipeline.front(frame)
 
     def _frame_failed(self, frame: Frame, error: Exception) -> None:
         self._last_error = f"{type(error).__name__}: {error}"

@@ -2,6 +2,12 @@
 
 Framework-free: the node hands every incoming frame to ``submit``; the worker always processes the newest
 frame and calls ``on_result`` (or ``on_error``) from its own thread. ``stats()`` feeds /diagnostics.
+
+With a second stage (``finish``: inference.frame_pipeline, Pipeline.front then Pipeline.back) a second
+worker runs ``finish`` on the first stage's output while the first worker takes the next frame. Each stage
+holds at most one frame: the first worker takes a frame from the mailbox only once the second has taken the
+previous one, so no frame waits in a queue; a frame that passed the first stage always goes through the
+second (its state must follow it), also when the runner stops.
 """
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
 import numpy as np
 
@@ -40,10 +46,17 @@ class RunnerStats:
 class FrameRunner(Generic[Item, Result]):
     """Runs ``process`` on the newest submitted item in a worker thread."""
 
-    def __init__(self, process: Callable[[Item], Result], on_result: Callable[[Item, Result], None],
+    def __init__(self, process: Callable[[Item], Any], on_result: Callable[[Item, Result], None],
                  on_error: Callable[[Item, Exception], None] | None = None, window_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic, name: str = "fea_ros-runner") -> None:
+                 clock: Callable[[], float] = time.monotonic, name: str = "fea_ros-runner",
+                 finish: Callable[[Any], Result] | None = None) -> None:
+        """``process`` gives the result, or with ``finish`` what ``finish`` (on a second thread) turns into it."""
         self._process = process
+        self._finish_stage = finish
+        #: the first stage's output waiting for the second: (item, submit time, output)
+        self._handoff: tuple[Item, float, Any] | None = None
+        self._stage1_running = False  # set and cleared by the first worker itself
+        self._thread2: threading.Thread | None = None
         self._on_result = on_result
         self._on_error = on_error
         self._window_s = window_s
@@ -74,8 +87,12 @@ class FrameRunner(Generic[Item, Result]):
             self._running = True
             self._slot = None
             self._started_at = self._clock()
+            self._stage1_running = True
         self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
         self._thread.start()
+        if self._finish_stage is not None:
+            self._thread2 = threading.Thread(target=self._work_stage2, name=f"{self._name}-2", daemon=True)
+            self._thread2.start()
 
     def submit(self, item: Item) -> bool:
         """Put ``item`` in the mailbox, replacing (and counting as dropped) an unprocessed one.
@@ -94,7 +111,7 @@ class FrameRunner(Generic[Item, Result]):
                 self._dropped += 1
                 self._drop_times.append(now)
             self._slot = (item, now)
-            self._condition.notify()
+            self._condition.notify_all()  # with two stages both workers wait on this condition
         return True
 
     def count_lost(self, frames: int) -> None:
@@ -106,16 +123,21 @@ class FrameRunner(Generic[Item, Result]):
             self._trim(now)
 
     def stop(self, timeout_s: float = 10.0) -> bool:
-        """Stop taking frames, let the frame in progress finish, join the worker. True if it exited."""
+        """Stop taking frames, let the frames in progress finish, join the workers. True if they exited."""
         with self._condition:
             self._running = False
             self._slot = None
             self._condition.notify_all()
-        thread, self._thread = self._thread, None
-        if thread is None or thread is threading.current_thread():
-            return True
-        thread.join(timeout_s)
-        return not thread.is_alive()
+        deadline = time.monotonic() + timeout_s
+        stopped = True
+        for attribute in ("_thread", "_thread2"):
+            thread = getattr(self, attribute)
+            setattr(self, attribute, None)
+            if thread is None or thread is threading.current_thread():
+                continue
+            thread.join(max(0.0, deadline - time.monotonic()))
+            stopped = stopped and not thread.is_alive()
+        return stopped
 
     def stats(self) -> RunnerStats:
         now = self._clock()
@@ -152,9 +174,19 @@ class FrameRunner(Generic[Item, Result]):
             self._done.popleft()
 
     def _work(self) -> None:
+        try:
+            self._work_stage1()
+        finally:
+            with self._condition:
+                self._stage1_running = False
+                self._condition.notify_all()
+
+    def _work_stage1(self) -> None:
+        two_stages = self._finish_stage is not None
         while True:
             with self._condition:
-                while self._running and self._slot is None:
+                # with two stages, a frame is taken only when the second stage has taken the previous one
+                while self._running and (self._slot is None or (two_stages and self._handoff is not None)):
                     self._condition.wait()
                 if not self._running:
                     return
@@ -162,18 +194,48 @@ class FrameRunner(Generic[Item, Result]):
                 item, submitted_at = self._slot
                 self._slot = None
             try:
-                result = self._process(item)
+                output = self._process(item)
             except Exception as error:  # the node must keep going on bad frames
-                self._finish(submitted_at, failed=True)
-                if self._on_error is not None:
-                    self._on_error(item, error)
+                self._failed(item, submitted_at, error)
                 continue
-            self._finish(submitted_at, failed=False)
+            if two_stages:
+                with self._condition:
+                    self._handoff = (item, submitted_at, output)
+                    self._condition.notify_all()
+                continue
+            self._deliver(item, submitted_at, output)
+
+    def _work_stage2(self) -> None:
+        assert self._finish_stage is not None
+        while True:
+            with self._condition:
+                # a frame the first stage has passed is finished even when stopping (its state follows it)
+                while self._handoff is None and (self._running or self._stage1_running):
+                    self._condition.wait(0.1)
+                if self._handoff is None:
+                    return
+                item, submitted_at, output = self._handoff
+                self._handoff = None
+                self._condition.notify_all()
             try:
-                self._on_result(item, result)
-            except Exception as error:  # a failing publisher must not end the worker
-                if self._on_error is not None:
-                    self._on_error(item, error)
+                result = self._finish_stage(output)
+            except Exception as error:
+                self._failed(item, submitted_at, error)
+                continue
+            self._deliver(item, submitted_at, result)
+
+    def _failed(self, item: Item, submitted_at: float, error: Exception) -> None:
+        self._finish(submitted_at, failed=True)
+        if self._on_error is not None:
+            self._on_error(item, error)
+
+    def _deliver(self, item: Item, submitted_at: float, result: Result) -> None:
+        self._finish(submitted_at, failed=False)
+        try:
+            self._on_result(item, result)
+        except Exception as error:  # a failing publisher must not end the worker
+            if self._on_error is not None:
+                self._on_error(item, error)
 
     def _finish(self, submitted_at: float, failed: bool) -> None:
         now = self._clock()
