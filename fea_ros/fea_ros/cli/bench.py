@@ -216,6 +216,7 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
             for frame in chunk:
                 yield FrameJob(None, frame)
             more = len(chunk) == want
+            chunk = []  # not held while the next chunk is decoded
 
     with tqdm(total=total, unit="frame", desc=f"{Path(clip_path).stem} {config_name}", file=sys.stderr,
               leave=False) as progress:
@@ -248,6 +249,7 @@ def measure(clip_path: str, config_name: str, threads: int, warmup: int, max_fra
         "network_ms": {name: seconds * 1e3 for name, seconds in sorted(clock.seconds.items())},
         "network_calls": dict(sorted(clock.calls.items())),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "frame_pipeline": config.inference.frame_pipeline,
     }
 
 
@@ -348,7 +350,9 @@ class Row:
     @property
     def overhead_pct(self) -> float | None:
         network = self.data["network_ms_total"]
-        return None if network is None else 100.0 * (self.total_ms - network) / self.total_ms
+        if network is None or self.data.get("frame_pipeline"):  # networks on two threads: no share of wall time
+            return None
+        return 100.0 * (self.total_ms - network) / self.total_ms
 
     @property
     def outside_ms_per_face(self) -> float:
@@ -360,7 +364,7 @@ class Row:
     def overhead_without_mie_pct(self) -> float | None:
         """Time outside the networks, leaving out the MiE spotter (a stage with no network at all)."""
         network = self.data["network_ms_total"]
-        if network is None:
+        if network is None or self.data.get("frame_pipeline"):
             return None
         total = self.total_ms - sum(self.data["stages_ms"].get("mie", []))
         return 100.0 * (total - network) / total if total > 0 else None
@@ -387,7 +391,7 @@ def _summary_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
                      "n/a" if overhead_without_mie is None else f"{overhead_without_mie:.1f}",
                      f"{row.data['peak_rss_mb']:.0f}",
                      f"{sum(row.data['cpu_ms']) / max(1, row.data['frames']):.2f}",
-                     "n/a" if network is None else f"{row.outside_ms_per_face:.2f}",
+                     "n/a" if network is None or row.data.get("frame_pipeline") else f"{row.outside_ms_per_face:.2f}",
                      row.target()])
     return header, body
 
@@ -468,7 +472,8 @@ def report(rows: list[Row], threads: int, markdown: bool, backend: str = "onnxru
         parts += ["", "networks ms/frame: wall time inside Engine.run; overhead %: share of the end-to-end time "
                   "spent outside the networks (pre/post-processing, tracking, smoothing, MiE spotting, Python); "
                   "w/o MiE: the same without the MiE spotter stage, which runs no network; CPU ms/frame: "
-                  "process CPU time (every thread) per frame, which a busy machine moves far less than wall time"]
+                  "process CPU time (every thread) per frame, which a busy machine moves far less than wall time; with the "
+                  "frame pipeline on, networks ms/frame adds up both threads and the shares of wall time are n/a"]
     parts.append(f"peak RSS: ru_maxrss of the process that ran that row (target <= {RSS_TARGET_MB:.0f} MB)")
     return "\n".join(parts)
 
