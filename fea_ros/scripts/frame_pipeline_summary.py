@@ -14,7 +14,7 @@ REPLAY = re.compile(r"\((?P<fps>[\d.]+) frames/s")
 
 
 def bench_cells(text: str) -> dict[str, str]:
-    """clip config -> 'fps / CPU ms' from a `fea-ros bench --markdown` summary table."""
+    """clip config -> 'fps / CPU ms / busiest thread CPU ms' from a `fea-ros bench --markdown` summary table."""
     cells: dict[str, str] = {}
     header: list[str] | None = None
     for line in text.splitlines():
@@ -26,7 +26,7 @@ def bench_cells(text: str) -> dict[str, str]:
             header = parts
         elif header is not None and not set(parts[0]) <= {"-"} and "fps" in header:
             data = dict(zip(header, parts))
-            cells[f"{data['clip']} {data['config']}"] = f"{data['fps']} / {data['CPU ms/frame']}"
+            cells[f"{data['clip']} {data['config']}"] = f"{data['fps']} / {data['CPU ms/frame']} / {data.get('busiest thread CPU ms/frame', '-')}"
     return cells
 
 
@@ -44,7 +44,7 @@ def main(folder: Path) -> None:
             found = REPLAY.search(text)
             replay_rows.append((head["name"], head["time"], load, found["fps"] if found else "failed"))
     columns = sorted({c for *_, cells in bench_rows for c in cells}, key=lambda c: (c.split()[0], c.split()[1] != "full"))
-    print("| row | UTC | load (1 min) | " + " | ".join(f"{c}: fps / CPU ms" for c in columns) + " |")
+    print("| row | UTC | load (1 min) | " + " | ".join(f"{c}: fps / CPU ms / busiest thread CPU ms" for c in columns) + " |")
     print("|---" * (3 + len(columns)) + "|")
     for name, time, load, cells in bench_rows:
         print(f"| {name} | {time} | {load} | " + " | ".join(cells.get(c, "-") for c in columns) + " |")
