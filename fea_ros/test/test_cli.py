@@ -100,7 +100,7 @@ def test_run_reports_bad_input_and_bad_settings(tmp_path, capsys):
 
 def test_bench_prints_stage_table_for_a_short_run(capsys):
     code = main(["bench", "--clips", "face1", "--configs", "fast", "--max-frames", "8", "--warmup", "2",
-                 "--markdown"])
+                 "--markdown", "--no-frame-pipeline"])
     assert code == 0
     out = capsys.readouterr().out
     assert "CPU:" in out and "cores" in out
@@ -112,6 +112,23 @@ def test_bench_prints_stage_table_for_a_short_run(capsys):
     assert float(cells[10]) > 50  # peak RSS in MB: the models are loaded
     for stage in ("detect", "landmarks", "expression"):
         assert any(line.startswith(f"| {stage} |") for line in out.splitlines())
+    assert "frame pipeline off" in out
+    assert float(cells[12]) <= float(cells[11])  # the busiest thread has at most the process's CPU time
+
+
+def test_bench_with_the_frame_pipeline_splits_the_cpu_time_between_two_threads(capsys):
+    code = main(["bench", "--clips", "face1", "--configs", "full", "--max-frames", "20", "--warmup", "2",
+                 "--markdown", "--frame-pipeline"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "frame pipeline on" in out
+    row = next(line for line in out.splitlines() if line.startswith("| face1 | full |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "20" and float(cells[4]) > 0
+    assert cells[8] == cells[9] == cells[13] == "n/a"  # no share of wall time with two threads at work
+    cpu, busiest = float(cells[11]), float(cells[12])
+    # the front half (the mesh) runs on the second thread, the rest here: neither carries all of it
+    assert 0.3 * cpu < busiest < 0.9 * cpu
 
 
 def test_run_skips_a_frame_the_pipeline_rejects_and_goes_on(tmp_path, astronaut_folder, capsys, caplog):

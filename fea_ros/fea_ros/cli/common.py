@@ -26,7 +26,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                              "spotter (default: the config's inference.stage_threads, 1)")
     parser.add_argument("--frame-pipeline", action=argparse.BooleanOptionalAction, default=None,
                         help="detect and mesh the next frame on a second thread while this frame's later stages "
-                             "run (default: the config's inference.frame_pipeline)")
+                             "run (default: the config's inference.frame_pipeline, on; replay-many: off)")
 
 
 def read_settings_file(path: Path) -> dict[str, Any]:

@@ -80,6 +80,8 @@ def replay_many_command(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     config = build_config(args.config, args.fast, args.threads)
+    # a fleet fills every core with a bag of its own, so a second thread per bag only adds hand-overs
+    config.inference.frame_pipeline = bool(getattr(args, "frame_pipeline", None))
     options = ReplayOptions(topic=args.topic, start=args.start, end=args.end, storage=args.storage,
                             distro=args.distro, landmarks=args.landmarks, timings=not args.no_timings)
     settings = CorpusSettings(out=args.out, config=config, options=options, write_bag=not args.no_bag,

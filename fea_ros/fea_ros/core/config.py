@@ -112,8 +112,9 @@ class InferenceConfig:
     stage_threads: int = 1
     #: where frames stream (fea-ros run, bench, replay, the node): detection, tracking and the mesh of frame
     #: n + 1 run on a second thread while the later stages of frame n run (core/frame_pipeline.py); the same
-    #: results, one frame later
-    frame_pipeline: bool = False
+    #: results, one frame later. On by default: 1.3-1.8x the fps where a second core is free, a wash (same
+    #: CPU time) on a busy machine (BENCHMARKS.md, "Frame pipeline")
+    frame_pipeline: bool = True
     engine_cache_dir: str = ""  # TensorRT engine cache; "" = ~/.cache/fea_ros/engines
     dla_core: int = -1  # TensorRT only: DLA core to run on (Jetson AGX/NX Orin: 0 or 1); -1 = GPU
     int8_calibration_dir: str = ""  # TensorRT int8 only: folder of face images to calibrate with

@@ -98,7 +98,7 @@ _PIPELINE_DOCS: dict[str, tuple[str, tuple[str, ...], float | None, float | None
     "inference.precision": ("auto (TensorRT fp16; ONNX Runtime int8 only for the networks whose int8 file passed its accuracy bounds and runs faster), fp32, fp16 (TensorRT) or int8 (every network that has an int8 file)", ("auto", "fp32", "fp16", "int8"), None, None),
     "inference.threads": ("ONNX Runtime intra-op threads per network", (), 1, 64),
     "inference.stage_threads": ("2 = the expression networks run on a second thread beside blendshapes and the MiE spotter; 1 = all stages in turn", (), 1, 2),
-    "inference.frame_pipeline": ("true = detection, tracking and the mesh of the next frame run on a second thread while the later stages of this frame run (same results, one frame later); false = one frame at a time", (), None, None),
+    "inference.frame_pipeline": ("true = detection, tracking and the mesh of the next frame run on a second thread while the later stages of this frame run (same results, one frame later; pays where a second core is free); false = one frame at a time", (), None, None),
     "inference.engine_cache_dir": ("TensorRT engine cache folder; empty = ~/.cache/fea_ros/engines", (), None, None),
     "inference.dla_core": ("TensorRT DLA core (Jetson Orin: 0 or 1); -1 = GPU", (), -1, 7),
     "inference.int8_calibration_dir": ("TensorRT int8 only: folder of face images to calibrate with", (), None, None),
