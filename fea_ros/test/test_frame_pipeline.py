@@ -100,6 +100,23 @@ def test_an_unexpected_error_is_raised_after_the_results_before_it() -> None:
     assert not [t for t in threading.enumerate() if t.name.startswith("fea_ros-front")]
 
 
+def test_an_error_of_the_input_is_raised_after_the_results_before_it() -> None:
+    frames = _frames("face1.mp4", 5)
+
+    def jobs() -> Iterator[FrameJob[int]]:
+        for i, frame in enumerate(frames[:3]):
+            yield FrameJob(i, frame)
+        raise OSError("the camera went away")
+
+    for pipelined in (False, True):
+        seen = []
+        with pytest.raises(OSError, match="camera went away"):
+            for context, outcome in process_frames(Pipeline(PipelineConfig.fast()), jobs(), pipelined=pipelined):
+                assert isinstance(outcome, FrameResult)
+                seen.append(context)
+        assert seen == [0, 1, 2]
+
+
 def test_the_front_half_runs_on_a_second_thread_and_stops_with_the_loop() -> None:
     pipeline = Pipeline(PipelineConfig.fast())
     front_threads: set[str] = set()

@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 @dataclass
 class FrameJob(Generic[T]):
-    """One input item: ``frame`` None passes through unprocessed; ``reset`` forgets every face first."""
+    """One input item: ``frame`` None passes through unprocessed; ``reset`` forgets every face before ``frame``."""
 
     context: T
     frame: Frame | None
@@ -45,9 +45,9 @@ def process_frames(pipeline: "Pipeline", jobs: Iterable[FrameJob[T]],
 
     ``pipelined`` (default: the pipeline's ``inference.frame_pipeline``) runs the front half of the next
     frame on a second thread while this frame's back half runs here. A frame the pipeline refuses
-    (InputError) is yielded as its outcome, as the sequential loop would catch it; any other exception is
-    raised after the outcomes of the items before it (the pipelined form may have read one more item from
-    ``jobs`` by then). Leaving the loop early waits for the frame in flight and stops the worker.
+    (InputError) is yielded as its outcome, as the sequential loop would catch it; any other exception, the
+    pipeline's or the ``jobs`` iterator's, is raised after the outcomes of the items before it (the pipelined
+    form may have read one more item from ``jobs`` by then). Leaving the loop early waits for the frame in flight and stops the worker.
     """
     if pipelined is None:
         pipelined = pipeline.config.inference.frame_pipeline
@@ -57,8 +57,17 @@ def process_frames(pipeline: "Pipeline", jobs: Iterable[FrameJob[T]],
         return
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fea_ros-front")
     ahead: tuple[FrameJob[T], Future[FrontHalf] | None] | None = None
+    items = iter(jobs)
     try:
-        for job in jobs:
+        while True:
+            try:
+                job = next(items)
+            except StopIteration:
+                break
+            except BaseException:  # the input failed (or Ctrl-C while reading it): the frame in flight first
+                if ahead is not None:
+                    yield ahead[0].context, _finish(pipeline, ahead[1])
+                raise
             submitted = (job, worker.submit(pipeline.front, job.frame, job.reset) if job.frame is not None
                          else None)
             if ahead is not None:
