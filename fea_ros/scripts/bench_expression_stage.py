@@ -80,10 +80,36 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {os.getloadavg()[0]:.1f}")
     for name, values in wall.items():
         median, mean_cpu = float(np.median(values)), float(np.mean(cpu[name]))
-        print(f"{name:52s} median {median:6.2f} ms  p90 {np.percentile(values, 90):6.2f} ms  "
-              f"CPU {mean_cpu:6.2f} ms  vs before {(median - today) / args.faces:+.2f} ms/face "
-              f"(CPU {(mean_cpu - today_cpu) / args.faces:+.2f}), ratio {median / today:.2f}")
+        line = f"{name:52s} median {median:6.2f} ms  p90 {np.percentile(values, 90):6.2f} ms  CPU {mean_cpu:6.2f} ms"
+        if name in stages:
+            line += (f"  vs before {(median - today) / args.faces:+.2f} ms/face "
+                     f"(CPU {(mean_cpu - today_cpu) / args.faces:+.2f}), ratio {median / today:.2f}")
+        print(line)
+    batch_cost(args.repeats)
     return 0
+
+
+def batch_cost(repeats: int) -> None:
+    """face-api on one face and its mirror image: one batch of 2 vs two runs of 1 (own session, in blocks:
+    a session alternating batch sizes pays for re-planning, which would blur the comparison)."""
+    engine = create_engine(NETS["faceapi"].model, InferenceConfig())
+    name = next(iter(engine.input_shapes))
+    one = np.random.default_rng(0).uniform(0, 255, (1, 3, 112, 112)).astype(np.float32)
+    two = np.concatenate([one, one[:, :, :, ::-1]])
+    calls = {"face-api, batch of 1": lambda: engine.run({name: one}),
+             "face-api, batch of 2 (crop + mirror)": lambda: engine.run({name: two}),
+             "face-api, two runs of 1": lambda: (engine.run({name: one}), engine.run({name: one}))}
+    wall: dict[str, list[float]] = {key: [] for key in calls}
+    for _ in range(10):
+        for key, call in calls.items():
+            for _ in range(5):
+                call()
+            for _ in range(max(1, repeats // 10)):
+                start = time.perf_counter()
+                call()
+                wall[key].append((time.perf_counter() - start) * 1e3)
+    for key, values in wall.items():
+        print(f"{key:52s} median {np.median(values):6.2f} ms")
 
 
 if __name__ == "__main__":
