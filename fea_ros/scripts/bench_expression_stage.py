@@ -35,6 +35,9 @@ SETTINGS: dict[str, tuple[str, bool, str, bool]] = {
     "aligned, face-api mirrored, fitted (old default)": ("fitted", True, "faceapi", False),
     "aligned, no mirror, fitted (no blendshapes)": ("fitted", True, "", False),
     "shipped: aligned, no mirror, fitted + blendshapes": ("fitted", True, "", True),
+    # mirror settings without shipped fusion files: their cost (the fusion's few microseconds aside)
+    "aligned, fer mirrored (weighted mean)": ("mean", True, "fer", False),
+    "aligned, both mirrored (weighted mean)": ("mean", True, "faceapi,fer", False),
 }
 
 
@@ -56,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     stages = {}
     for name, (fusion, aligned, flip, with_shapes) in SETTINGS.items():
         expression = ExpressionConfig(fusion=fusion, aligned_crops=aligned, flip_average=flip)
-        fusions = load_fusions(models, flip_networks(expression), with_shapes)
+        fusions = (load_fusions(models, flip_networks(expression), with_shapes) if fusion == "fitted"
+                   else (None, None))
         engines = {key: create_engine(net.model, InferenceConfig()) for key, net in NETS.items()}
         stages[name] = (ExpressionClassifier(engines, expression, *fusions), shapes if with_shapes else None)
     blendshape_net = BlendshapeEstimator(create_engine("face_blendshapes_52", InferenceConfig()))
