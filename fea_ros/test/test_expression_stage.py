@@ -3,6 +3,7 @@ without the blendshapes)."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import numpy as np
@@ -185,6 +186,7 @@ def test_bad_fusion_settings_and_files_are_clear_errors(tmp_path, engines, caplo
 
 
 def test_the_face_api_mirror_stage_gets_its_own_fitted_fusions(caplog):
+    caplog.set_level(logging.INFO, logger="fea_ros.core.expression_fusion")
     config = PipelineConfig()
     config.mie.enabled = False
     config.expression.flip_average = "faceapi"
@@ -192,6 +194,8 @@ def test_the_face_api_mirror_stage_gets_its_own_fitted_fusions(caplog):
     assert stage.flip == ("faceapi",) and stage.fusion is not None and stage.fusion.flip_average == ("faceapi",)
     assert stage.fusion_blendshapes is not None and stage.fusion_blendshapes.flip_average == ("faceapi",)
     assert "may be off" not in caplog.text
+    assert ("expression fusion: expression_fusion_mirror_faceapi_blendshapes.json for faces with blendshapes, "
+            "expression_fusion_mirror_faceapi.json for the others") in caplog.text
     # a mirror setting without a fitted file is a clear error that says what to do
     config.expression.flip_average = "fer"
     with pytest.raises(ConfigError, match="fit_expression_fusion.py --flip"):
