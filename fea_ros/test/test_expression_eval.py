@@ -78,6 +78,9 @@ def test_detect_mode_scores_the_smiles_and_reports_the_wall_as_not_found(labelle
     assert [i.name for i in report.not_found] == ["wall.png", "tiny.png"]  # tiny: padded, but no face in it
     assert report.ensemble.n == 4 and report.ensemble.recall("happy") == 1.0
     assert set(report.per_network) == {"faceapi", "fer"}
+    # the default configuration runs the blendshapes, and the fusion reads them: evaluated as shipped
+    assert "blendshapes" in report.config_summary
+    assert all(i.blendshapes is not None and i.blendshapes.shape == (52,) for i in report.scored)
     video = next(i for i in report.items if i.name == "clip.avi")
     assert video.frames == 4 and video.found
     for item in report.scored:
@@ -130,3 +133,28 @@ def test_fusion_fit_learns_from_an_informative_network_and_keeps_recall_floors()
     floor[0] = 0.95
     offsets = raise_biases(np.log(a), labels, floor)
     assert recalls(labels, np.log(a) + offsets)[0] >= 0.95 and offsets[0] > 0
+
+
+def test_fusion_fit_uses_informative_blendshapes_and_falls_back_where_a_face_has_none():
+    rng = np.random.default_rng(5)
+    labels = np.repeat(np.arange(7), [150, 150, 100, 100, 20, 80, 100])
+    # both networks are weak; one "blendshape" coefficient says whether the face is disgusted
+    a = rng.dirichlet(np.ones(7), len(labels))
+    b = rng.dirichlet(np.ones(7), len(labels))
+    shapes = rng.uniform(0.0, 0.2, (len(labels), 52))
+    disgusted = EXPRESSION_LABELS.index("disgusted")
+    shapes[labels == disgusted, 7] += 0.7
+    shapes[:40] = np.nan  # the mesh lost these faces: no blendshapes
+    nets = {"a": a, "b": b}
+    plain, _ = cross_validate(nets, labels, {"a": 0.5, "b": 0.5})
+    with_shapes, _ = cross_validate(nets, labels, {"a": 0.5, "b": 0.5}, blendshapes=shapes)
+    has = np.all(np.isfinite(shapes), axis=1)
+    assert recalls(labels[has], with_shapes[has])[disgusted] > recalls(labels[has], plain[has])[disgusted] + 0.5
+    # the faces without blendshapes are scored by the networks' fusion alone, as the stage does
+    assert np.all(np.isfinite(with_shapes)) and np.allclose(with_shapes.sum(axis=1), 1.0)
+    params = fit_fusion({k: p[has] for k, p in nets.items()}, labels[has], {"a": 0.5, "b": 0.5},
+                        blendshapes=shapes[has])
+    assert params.blendshapes and params.weights.shape == (14 + 52, 7)
+    assert int(np.argmax(np.abs(params.weights[14:, disgusted]))) == 7  # it found the informative coefficient
+    with pytest.raises(ValueError, match="blendshapes"):
+        params.probabilities(nets)

@@ -101,8 +101,9 @@ def test_an_int8_pipeline_finds_and_follows_the_faces_of_the_sample() -> None:
 
 
 def test_the_expression_nets_keep_their_labels_in_int8_on_the_sample_clips(checks) -> None:
-    # each net alone: the shipped stage fuses them with a fitted combiner and mirror-averages face-api (twice the
-    # crops), so the fixed-weight ensemble row is only computed when both nets see the same crops
+    # each net alone: the shipped stage fuses them with a fitted combiner (with the blendshapes) and may
+    # mirror-average face-api (expression.flip_average), so the fixed-weight ensemble row is only computed when
+    # both nets see the same crops
     for name in ("faceapi_expression_112", "fer_minixception_64"):
         (check,) = checks[name]
         assert check.samples > 50

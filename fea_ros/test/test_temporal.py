@@ -98,8 +98,11 @@ def test_smoothing_gives_the_same_curve_at_15_and_30_fps():
     # the input really changes: happy at the start, not happy at the end
     assert raw15[0] > 0.9 and raw15.min() < 0.2
     at_15_fps_stamps = np.interp(t15, t30, smooth30)
-    # 0.06: the sampled input itself differs between the rates where the expression flips within ~4 frames
-    assert np.abs(smooth15 - at_15_fps_stamps).max() <= 0.06
+    smoothed_gap = np.abs(smooth15 - at_15_fps_stamps).max()
+    # the sampled input itself differs between the rates where the expression flips within ~4 frames (by
+    # ~0.1 with the default stage); smoothing with a time constant keeps the two curves closer than that
+    input_gap = np.abs(raw15 - np.interp(t15, t30, raw30)).max()
+    assert smoothed_gap < input_gap and smoothed_gap <= 0.08
     # a per-frame smoothing factor (the mistake this guards against) would differ far more than that
     frame_alpha = smoothing_alpha(1 / 30, 0.3)
     naive15, naive30 = [raw15[0]], [raw30[0]]
@@ -107,4 +110,5 @@ def test_smoothing_gives_the_same_curve_at_15_and_30_fps():
         naive15.append(naive15[-1] + frame_alpha * (value - naive15[-1]))
     for value in raw30[1:]:
         naive30.append(naive30[-1] + frame_alpha * (value - naive30[-1]))
-    assert np.abs(np.array(naive15) - np.interp(t15, t30, naive30)).max() > 0.1
+    naive_gap = np.abs(np.array(naive15) - np.interp(t15, t30, naive30)).max()
+    assert naive_gap > 0.1 and naive_gap > input_gap

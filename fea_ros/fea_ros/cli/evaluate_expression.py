@@ -9,8 +9,8 @@ from fea_ros.cli.common import add_config_arguments, build_config
 from fea_ros.expression_eval.runner import CROP_MODES, DEFAULT_PAD, evaluate_expression
 
 DESCRIPTION = """\
-Run the real pipeline (face mesh + expression stage, and the detector with --crop detect) over a CSV of
-path,label rows (images or short videos; labels: neutral, happy, sad, angry, fearful, disgusted, surprised;
+Run the real pipeline (face mesh, blendshapes if the configuration has them - the expression fusion reads
+them -, expression stage, and the detector with --crop detect) over a CSV of path,label rows (images or short videos; labels: neutral, happy, sad, angry, fearful, disgusted, surprised;
 other labels are counted and skipped) and print accuracy, balanced accuracy, macro-F1, expected calibration
 error and per-class precision/recall, for the ensemble and for each network alone.
 

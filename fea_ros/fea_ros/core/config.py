@@ -46,9 +46,9 @@ class LandmarksConfig:
 class ExpressionConfig:
     #: ensemble weights per network; 0 disables a network (fusion "mean" averages with these weights)
     weights: dict[str, float] = field(default_factory=lambda: {"faceapi": 0.6, "fer": 0.4})
-    fusion: str = "fitted"  # "fitted" (calibrated combiner, models/expression_fusion.json) | "mean"
+    fusion: str = "fitted"  # "fitted" (calibrated combiners, models/expression_fusion_*.json) | "mean"
     aligned_crops: bool = True  # crop each net's face from the mesh, eye line levelled (docs/expression.md)
-    flip_average: str = "faceapi"  # comma-separated nets that also see the mirrored crop (mean of the two)
+    flip_average: str = ""  # comma-separated nets that also see the mirrored crop (mean of the two); "" = none
 
 
 @dataclass

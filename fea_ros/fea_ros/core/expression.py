@@ -15,8 +15,10 @@ from a detector box: face-api pads the box to a square, fer adds a 10-px margin.
 are the mean of the two. All faces of a frame (and their mirror images) go through a network in one run.
 
 Fusion (``expression.fusion``): "fitted" (default) is the calibrated log-linear combiner of
-core/expression_fusion.py, fitted on labelled faces; "mean" is the weighted mean of the probability vectors
-(ExpressionConfig.weights). A network with weight 0 is not loaded at all.
+core/expression_fusion.py, fitted on labelled faces; where the pipeline's blendshape stage gave a face its 52
+coefficients, a second fitted combiner also reads those (they are already computed, so they add no network
+run); "mean" is the weighted mean of the probability vectors (ExpressionConfig.weights). A network with
+weight 0 is not loaded at all.
 """
 from __future__ import annotations
 
@@ -177,9 +179,14 @@ def flip_networks(config: ExpressionConfig) -> tuple[str, ...]:
 
 
 class ExpressionClassifier:
-    """Runs each enabled network once per frame over all faces and fuses their probabilities."""
+    """Runs each enabled network once per frame over all faces and fuses their probabilities.
 
-    def __init__(self, engines: dict[str, Engine], config: ExpressionConfig, fusion: Fusion | None = None) -> None:
+    ``fusion`` combines the networks alone; ``fusion_blendshapes`` (optional) also reads the face's 52
+    blendshape coefficients and is used for every face that has them (the pipeline's blendshape stage ran);
+    the other faces get ``fusion``."""
+
+    def __init__(self, engines: dict[str, Engine], config: ExpressionConfig, fusion: Fusion | None = None,
+                 fusion_blendshapes: Fusion | None = None) -> None:
         self.weights = enabled_nets(config)
         if not self.weights:
             raise ConfigError(f"expression.weights {config.weights}: at least one network needs a weight > 0")
@@ -190,23 +197,31 @@ class ExpressionClassifier:
             raise ConfigError(f"expression.fusion is '{config.fusion}'; use one of {', '.join(FUSIONS)}")
         self.flip = flip_networks(config)
         self.aligned = config.aligned_crops
-        self.fusion = fusion if config.fusion == "fitted" else None
-        if config.fusion == "fitted":
-            if fusion is None:
-                raise ConfigError("expression.fusion 'fitted' needs the fusion file (models/expression_fusion.json)")
-            if set(fusion.networks) != set(self.weights):
-                # a network switched off for speed is a normal setting, not an error: fall back to the mean
-                log.warning("the fitted expression fusion combines %s, but the enabled networks are %s: using the "
-                            "weighted mean of expression.weights instead (set expression.fusion to 'mean' to "
-                            "silence this)", sorted(fusion.networks), sorted(self.weights))
-                self.fusion = None
-            elif (tuple(sorted(fusion.flip_average)), fusion.aligned_crops) != (tuple(sorted(self.flip)), self.aligned):
-                log.warning("the expression fusion was fitted with aligned_crops=%s, flip_average=%s, but the "
-                            "stage runs with aligned_crops=%s, flip_average=%s: its probabilities may be off",
-                            fusion.aligned_crops, ",".join(fusion.flip_average), self.aligned, ",".join(self.flip))
+        self.fusion = self._usable(fusion) if config.fusion == "fitted" else None
+        self.fusion_blendshapes = self._usable(fusion_blendshapes) if self.fusion is not None else None
+        if config.fusion == "fitted" and fusion is None:
+            raise ConfigError("expression.fusion 'fitted' needs the fusion file (models/expression_fusion_*.json)")
+        if fusion_blendshapes is not None and not fusion_blendshapes.blendshapes:
+            raise ConfigError("the expression fusion given for faces with blendshapes was fitted without them")
         self.engines = {key: engines[key] for key in self.weights}
         self.input_names = {key: next(iter(e.input_shapes)) for key, e in self.engines.items()}
         self.orders = {key: NETS[key].canonical_order() for key in self.weights}
+
+    def _usable(self, fusion: Fusion | None) -> Fusion | None:
+        """The fusion, or None (with a warning) when it combines other networks than the enabled ones."""
+        if fusion is None:
+            return None
+        if set(fusion.networks) != set(self.weights):
+            # a network switched off for speed is a normal setting, not an error: fall back to the mean
+            log.warning("the fitted expression fusion combines %s, but the enabled networks are %s: using the "
+                        "weighted mean of expression.weights instead (set expression.fusion to 'mean' to "
+                        "silence this)", sorted(fusion.networks), sorted(self.weights))
+            return None
+        if (tuple(sorted(fusion.flip_average)), fusion.aligned_crops) != (tuple(sorted(self.flip)), self.aligned):
+            log.warning("the expression fusion was fitted with aligned_crops=%s, flip_average=%s, but the "
+                        "stage runs with aligned_crops=%s, flip_average=%s: its probabilities may be off",
+                        fusion.aligned_crops, ",".join(fusion.flip_average), self.aligned, ",".join(self.flip))
+        return fusion
 
     def _crops(self, key: str, image_bgr: np.ndarray, boxes: list[np.ndarray],
                landmarks: Sequence[Landmarks | None]) -> list[np.ndarray]:
@@ -217,11 +232,10 @@ class ExpressionClassifier:
             crops += [np.ascontiguousarray(crop[:, ::-1]) for crop in crops]
         return crops
 
-    def __call__(self, image_bgr: np.ndarray, boxes: list[np.ndarray],
-                 landmarks: Sequence[Landmarks | None] | None = None) -> list[Expression]:
-        """``landmarks`` (one per box, None where the mesh lost the face) give the aligned crops."""
-        if not boxes:
-            return []
+    def networks(self, image_bgr: np.ndarray, boxes: list[np.ndarray],
+                 landmarks: Sequence[Landmarks | None] | None = None) -> dict[str, np.ndarray]:
+        """Each enabled network's (N, 7) probabilities (EXPRESSION_LABELS order) for the N boxes: the costly
+        part of the stage, one network run per network for all faces (and their mirror images)."""
         marks: Sequence[Landmarks | None] = landmarks if landmarks is not None else [None] * len(boxes)
         if len(marks) != len(boxes):
             raise ValueError(f"{len(boxes)} boxes but {len(marks)} landmark sets")
@@ -234,12 +248,36 @@ class ExpressionClassifier:
             if key in self.flip:  # the crops, then their mirror images
                 probabilities = 0.5 * (probabilities[:len(boxes)] + probabilities[len(boxes):])
             per_model[key] = probabilities
+        return per_model
+
+    def fuse(self, per_model: dict[str, np.ndarray],
+             blendshapes: Sequence[np.ndarray | None] | None = None) -> list[Expression]:
+        """One Expression per face from networks()' output; ``blendshapes`` (one (52,) array per face, None
+        where a face has none) go to the blendshape fusion where there is one."""
+        count = len(next(iter(per_model.values())))
+        shapes: Sequence[np.ndarray | None] = blendshapes if blendshapes is not None else [None] * count
+        if len(shapes) != count:
+            raise ValueError(f"{count} faces but {len(shapes)} blendshape sets")
         fused: np.ndarray
         if self.fusion is not None:
             fused = self.fusion(per_model)
+            present = [(i, s) for i, s in enumerate(shapes) if s is not None]
+            if self.fusion_blendshapes is not None and present:
+                rows = [i for i, _ in present]
+                fused[rows] = self.fusion_blendshapes({key: p[rows] for key, p in per_model.items()},
+                                                      np.stack([s for _, s in present]))
         else:
             total = sum(self.weights.values())
             mean = np.sum([self.weights[key] * p for key, p in per_model.items()], axis=0) / total
             fused = mean / mean.sum(axis=1, keepdims=True)
         return [Expression(probabilities=fused[i], per_model={key: p[i] for key, p in per_model.items()})
-                for i in range(len(boxes))]
+                for i in range(count)]
+
+    def __call__(self, image_bgr: np.ndarray, boxes: list[np.ndarray],
+                 landmarks: Sequence[Landmarks | None] | None = None,
+                 blendshapes: Sequence[np.ndarray | None] | None = None) -> list[Expression]:
+        """``landmarks`` (one per box, None where the mesh lost the face) give the aligned crops; ``blendshapes``
+        (one per box, None where there are none) the blendshape fusion's extra evidence."""
+        if not boxes:
+            return []
+        return self.fuse(self.networks(image_bgr, boxes, landmarks), blendshapes)

@@ -1,16 +1,19 @@
 """The fitted fusion of the expression networks: a log-linear combiner with a calibration temperature.
 
     x = [log clip(p_net, 1e-4) for each network in the file's order]     (7 per network)
+        [+ the face's 52 blendshape coefficients, 0..1, in BLENDSHAPE_NAMES order, if the file says so]
     probabilities = softmax((x W + b) / T)
 
-W, b and T are read from ``models/expression_fusion.json``, written by ``scripts/fit_expression_fusion.py``
+W, b and T are read from ``models/expression_fusion_*.json`` (one file per mirror setting, and one more with
+the blendshapes as features; fusion_file() names them), written by ``scripts/fit_expression_fusion.py``
 (fea_ros/expression_eval/fusion_fit.py says how they are fitted; docs/expression.md what they were fitted on).
-The file also records the crops each network's probabilities were fitted with, so that the stage can refuse
-a configuration the numbers do not hold for.
+The file also records the crops each network's probabilities were fitted with, so that the stage can warn
+about a configuration the numbers do not hold for.
 """
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +22,10 @@ import numpy as np
 from fea_ros.core.errors import ConfigError
 from fea_ros.core.types import EXPRESSION_LABELS
 
-FUSION_FILE = "expression_fusion.json"
-#: fitted without the mirror image (expression.flip_average: ""), the cheaper stage
-FUSION_FILE_NO_MIRROR = "expression_fusion_no_mirror.json"
 LOG_FLOOR = 1e-4
+log = logging.getLogger(__name__)
+#: the blendshape network's coefficients per face (core/action_units.py)
+N_BLENDSHAPES = 52
 
 
 @dataclass(frozen=True)
@@ -33,21 +36,49 @@ class Fusion:
     temperature: float
     flip_average: tuple[str, ...]  # networks whose probabilities are the mean over the crop and its mirror image
     aligned_crops: bool
+    blendshapes: bool = False  # x ends with the 52 blendshape coefficients
 
-    def __call__(self, per_network: dict[str, np.ndarray]) -> np.ndarray:
-        """(N, 7) calibrated probabilities from each network's (N, 7) probabilities (canonical order)."""
-        features = np.concatenate([np.log(np.clip(per_network[key], LOG_FLOOR, 1.0)) for key in self.networks],
-                                  axis=1)
+    def __call__(self, per_network: dict[str, np.ndarray], blendshapes: np.ndarray | None = None) -> np.ndarray:
+        """(N, 7) calibrated probabilities from each network's (N, 7) probabilities (canonical order) and, for a
+        fusion with blendshapes, the faces' (N, 52) blendshape coefficients."""
+        parts = [np.log(np.clip(per_network[key], LOG_FLOOR, 1.0)) for key in self.networks]
+        if self.blendshapes:
+            if blendshapes is None:
+                raise ValueError("this expression fusion needs the faces' blendshapes")
+            parts.append(np.asarray(blendshapes, float).reshape(-1, N_BLENDSHAPES))
+        features = np.concatenate(parts, axis=1)
         logits = (features @ self.weights + self.bias) / self.temperature
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
 
 
-def fusion_file(flip_average: tuple[str, ...]) -> str:
-    """The shipped fusion file fitted with these mirrored networks (the default one for any other choice;
-    the stage then warns that its probabilities may be off)."""
-    return FUSION_FILE_NO_MIRROR if not flip_average else FUSION_FILE
+def fusion_file(flip_average: tuple[str, ...] | list[str], blendshapes: bool = False) -> str:
+    """The name of the shipped fusion file fitted with these mirrored networks, with or without the blendshapes:
+    expression_fusion_no_mirror.json, expression_fusion_mirror_fer.json, ..._mirror_fer_blendshapes.json."""
+    mirror = "mirror_" + "_".join(sorted(flip_average)) if flip_average else "no_mirror"
+    return f"expression_fusion_{mirror}{'_blendshapes' if blendshapes else ''}.json"
+
+
+def load_fusions(directory: Path, flip_average: tuple[str, ...], blendshapes: bool) -> tuple[Fusion, Fusion | None]:
+    """The shipped fusion for this mirror setting, and (if ``blendshapes`` and the file exists) the one that also
+    reads the blendshapes; the log says which the stage uses."""
+    path = directory / fusion_file(flip_average)
+    if not path.is_file():
+        raise ConfigError(f"no fitted expression fusion for expression.flip_average '{','.join(flip_average)}' "
+                          f"({path.name} is not in {directory}): fit one with scripts/fit_expression_fusion.py "
+                          "--flip, choose a flip_average with a shipped file (docs/expression.md), or set "
+                          "expression.fusion to 'mean'")
+    fusion = load_fusion(path)
+    with_shapes = directory / fusion_file(flip_average, blendshapes=True)
+    if not blendshapes:
+        log.info("expression fusion: %s (blendshapes off, so the fusion with them is not used)", path.name)
+        return fusion, None
+    if not with_shapes.is_file():
+        log.info("expression fusion: %s (no fusion with blendshapes for this mirror setting)", path.name)
+        return fusion, None
+    log.info("expression fusion: %s for faces with blendshapes, %s for the others", with_shapes.name, path.name)
+    return fusion, load_fusion(with_shapes)
 
 
 def load_fusion(path: str | Path) -> Fusion:
@@ -67,11 +98,14 @@ def load_fusion(path: str | Path) -> Fusion:
         labels = tuple(data["labels"])
         flip = tuple(str(n) for n in data["preprocessing"]["flip_average"])
         aligned = bool(data["preprocessing"]["aligned_crops"])
+        blendshapes = bool(data.get("blendshapes", False))
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path} is not an expression fusion file (missing or bad field: {exc})") from exc
     n = len(EXPRESSION_LABELS)
-    if labels != EXPRESSION_LABELS or weights.shape != (n * len(networks), n) or bias.shape != (n,) \
+    rows = n * len(networks) + (N_BLENDSHAPES if blendshapes else 0)
+    if labels != EXPRESSION_LABELS or weights.shape != (rows, n) or bias.shape != (n,) \
             or not temperature > 0 or not np.all(np.isfinite(weights)) or not np.all(np.isfinite(bias)):
-        raise ConfigError(f"{path}: weights must be ({n} x networks) x {n}, bias {n}, temperature > 0, labels "
-                          f"{EXPRESSION_LABELS}; rebuild it with scripts/fit_expression_fusion.py")
-    return Fusion(networks, weights, bias, temperature, flip, aligned)
+        raise ConfigError(f"{path}: weights must be ({n} x networks [+ {N_BLENDSHAPES} with blendshapes]) x {n}, "
+                          f"bias {n}, temperature > 0, labels {EXPRESSION_LABELS}; rebuild it with "
+                          "scripts/fit_expression_fusion.py")
+    return Fusion(networks, weights, bias, temperature, flip, aligned, blendshapes)

@@ -29,7 +29,7 @@ from fea_ros.core.config import PipelineConfig
 from fea_ros.core.detection import FaceDetector, detector_spec, fallback_spec
 from fea_ros.core.errors import ConfigError, InputError
 from fea_ros.core.expression import NETS, ExpressionClassifier, enabled_nets, flip_networks
-from fea_ros.core.expression_fusion import fusion_file, load_fusion
+from fea_ros.core.expression_fusion import load_fusions
 from fea_ros.core.head_pose import FaceGeometry
 from fea_ros.core.landmarks import (FaceMesh, Roi, box_from_mesh, keypoints_from_mesh, mesh_model,
                                     roi_from_detection, roi_from_landmarks)
@@ -120,10 +120,11 @@ class Pipeline:
         self.mesh = FaceMesh(engine(mesh_model(config.landmarks.model)[0]), config.landmarks)
         self.blendshapes = BlendshapeEstimator(engine("face_blendshapes_52")) if config.blendshapes else None
         nets = enabled_nets(config.expression)
-        fusion = (load_fusion(manifest.directory / fusion_file(flip_networks(config.expression)))
-                  if config.expression.fusion == "fitted" else None)
+        fusion, fusion_blendshapes = (load_fusions(manifest.directory, flip_networks(config.expression),
+                                                   config.blendshapes)
+                                      if config.expression.fusion == "fitted" else (None, None))
         self.expression = ExpressionClassifier({key: engine(NETS[key].model) for key in nets}, config.expression,
-                                               fusion)
+                                               fusion, fusion_blendshapes)
         self.tracker = FaceTracker(config.tracking, max_tracks=config.detection.max_faces)
         #: stage 7: the per-track micro-expression spotter (update per face, drop when a track ends, reset)
         self.mie = MieSpotter(config.mie) if config.mie.enabled else None
@@ -273,10 +274,10 @@ class Pipeline:
         marks = [m if m.presence >= self.config.tracking.min_presence else None for m in front.meshes]
         # with inference.stage_threads 2 the expression nets run on the second core while blendshapes and the
         # MiE spotter run here (both read the frame only); their time is then measured on that thread
-        pending = (self._stage_worker.submit(self._timed_expression, image, boxes, marks)
+        pending = (self._stage_worker.submit(self._timed_networks, image, boxes, marks)
                    if self._stage_worker else None)
         if pending is None:
-            expressions, timings["expression"] = self._timed_expression(image, boxes, marks)
+            per_model, timings["expression"] = self._timed_networks(image, boxes, marks)
 
         start = clock()
         present = {t.track_id: m for t, m in zip(seen, front.meshes)
@@ -300,7 +301,11 @@ class Pipeline:
         timings["mie"] = (clock() - start) * 1e3
 
         if pending is not None:
-            expressions, timings["expression"] = pending.result()
+            per_model, timings["expression"] = pending.result()
+        start = clock()  # the fusion reads the blendshapes, so it waits for them (a few microseconds)
+        shapes = [units[t.track_id].blendshapes if t.track_id in units else None for t in seen]
+        expressions = self.expression.fuse(per_model, shapes) if seen else []
+        timings["expression"] += (clock() - start) * 1e3
         faces = []
         for track, expression, smoother in zip(seen, expressions, front.smoothers):
             face_landmarks = present.get(track.track_id)
@@ -344,11 +349,11 @@ class Pipeline:
 
         return process_still(self, image, frame_id=frame_id, index=index, stamp_ns=stamp_ns, boxes=boxes)
 
-    def _timed_expression(self, image: np.ndarray, boxes: list[np.ndarray],
-                          marks: list[Landmarks | None]) -> tuple[list[Expression], float]:
+    def _timed_networks(self, image: np.ndarray, boxes: list[np.ndarray],
+                        marks: list[Landmarks | None]) -> tuple[dict[str, np.ndarray], float]:
         start = time.perf_counter()
-        expressions = self.expression(image, boxes, marks)
-        return expressions, (time.perf_counter() - start) * 1e3
+        per_model = self.expression.networks(image, boxes, marks) if boxes else {}
+        return per_model, (time.perf_counter() - start) * 1e3
 
     def _detection_from_mesh(self, score: float, landmarks: Landmarks) -> Detection:
         """A detector-like box and keypoints for a face the mesh found."""

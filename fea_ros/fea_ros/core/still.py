@@ -94,14 +94,18 @@ def process_still(pipeline: "Pipeline", image: np.ndarray, *, frame_id: str = ""
     timings["detect"] = (clock() - start) * 1e3
 
     start = clock()
-    expressions = pipeline.expression(image, [detection.box for detection, _ in found], [m for _, m in found])
+    units = [pipeline.blendshapes(landmarks.points) if pipeline.blendshapes and landmarks else None
+             for _, landmarks in found]
+    timings["blendshapes"] = (clock() - start) * 1e3
+
+    start = clock()  # after the blendshapes: the expression fusion reads them
+    expressions = pipeline.expression(image, [detection.box for detection, _ in found], [m for _, m in found],
+                                      [u.blendshapes if u is not None else None for u in units])
     timings["expression"] = (clock() - start) * 1e3
 
     faces = []
-    for number, ((detection, landmarks), expression) in enumerate(zip(found, expressions), start=1):
-        start = clock()
-        action_units = pipeline.blendshapes(landmarks.points) if pipeline.blendshapes and landmarks else None
-        timings["blendshapes"] += (clock() - start) * 1e3
+    for number, ((detection, landmarks), expression, action_units) in enumerate(zip(found, expressions, units),
+                                                                                start=1):
         probabilities = expression.probabilities
         best = int(np.argmax(probabilities))
         valence, arousal = valence_arousal(probabilities)

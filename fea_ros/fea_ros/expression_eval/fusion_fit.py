@@ -32,20 +32,29 @@ from fea_ros.core.types import EXPRESSION_LABELS
 N_CLASSES = len(EXPRESSION_LABELS)
 #: probabilities are clipped here before the log, so a network's hard 0 cannot dominate
 LOG_FLOOR = 1e-4
+#: L2 pull of the blendshape weights towards 0: the default, and the choices choose_l2_blendshapes tries
+L2_BLENDSHAPES = 0.003
+L2_CHOICES = (0.003, 0.01, 0.03)
 
 
 @dataclass
 class FusionParameters:
     networks: tuple[str, ...]
-    weights: np.ndarray  # (7 * networks, 7): W
+    weights: np.ndarray  # (7 * networks [+ 52 blendshapes], 7): W
     bias: np.ndarray  # (7,)
     temperature: float
+    blendshapes: bool = False  # the 52 blendshape coefficients follow the log-probabilities in x
 
-    def logits(self, per_network: dict[str, np.ndarray]) -> np.ndarray:
-        return (log_features(per_network, self.networks) @ self.weights + self.bias) / self.temperature
+    def logits(self, per_network: dict[str, np.ndarray], blendshapes: np.ndarray | None = None) -> np.ndarray:
+        features = log_features(per_network, self.networks)
+        if self.blendshapes:
+            if blendshapes is None:
+                raise ValueError("this fusion was fitted with the blendshapes as features: pass them")
+            features = np.concatenate([features, np.asarray(blendshapes, float)], axis=1)
+        return (features @ self.weights + self.bias) / self.temperature
 
-    def probabilities(self, per_network: dict[str, np.ndarray]) -> np.ndarray:
-        return np.exp(log_softmax(self.logits(per_network), axis=1))
+    def probabilities(self, per_network: dict[str, np.ndarray], blendshapes: np.ndarray | None = None) -> np.ndarray:
+        return np.exp(log_softmax(self.logits(per_network, blendshapes), axis=1))
 
 
 def log_features(per_network: dict[str, np.ndarray], networks: tuple[str, ...]) -> np.ndarray:
@@ -62,17 +71,26 @@ def prior_weights_matrix(networks: tuple[str, ...], weights: dict[str, float]) -
 
 
 def fit_fusion(per_network: dict[str, np.ndarray], labels: np.ndarray, prior_weights: dict[str, float],
-               min_class_faces: int = 50, l2: float = 0.1, recall_floor: np.ndarray | None = None) -> FusionParameters:
-    """Fit W, b and the temperature on (N, 7) probabilities per network and (N,) label indices."""
+               min_class_faces: int = 50, l2: float = 0.1, recall_floor: np.ndarray | None = None,
+               blendshapes: np.ndarray | None = None, l2_blendshapes: float = L2_BLENDSHAPES) -> FusionParameters:
+    """Fit W, b and the temperature on (N, 7) probabilities per network and (N,) label indices; with
+    ``blendshapes`` (N, 52) those are further features, their weights pulled towards 0 by ``l2_blendshapes``."""
     networks = tuple(sorted(per_network))
     labels = np.asarray(labels, int)
     counts = np.bincount(labels, minlength=N_CLASSES)
     features = log_features(per_network, networks)
+    prior = prior_weights_matrix(networks, prior_weights)
+    pull = np.full(prior.shape, l2)
+    if blendshapes is not None:
+        extra = np.asarray(blendshapes, float)
+        features = np.concatenate([features, extra], axis=1)
+        prior = np.concatenate([prior, np.zeros((extra.shape[1], N_CLASSES))], axis=0)
+        pull = np.concatenate([pull, np.full((extra.shape[1], N_CLASSES), l2_blendshapes)], axis=0)
     dims = features.shape[1]
     sample_weight = 1.0 / np.maximum(counts[labels], min_class_faces)
     sample_weight /= sample_weight.sum()
-    prior = prior_weights_matrix(networks, prior_weights)
     theta0 = np.concatenate([prior.ravel(), np.zeros(N_CLASSES)])
+    pull_flat = pull.ravel()
     rows = np.arange(len(labels))
 
     def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,8 +103,8 @@ def fit_fusion(per_network: dict[str, np.ndarray], labels: np.ndarray, prior_wei
         gradient_logits[rows, labels] -= 1.0
         gradient_logits *= sample_weight[:, None]
         shrink = theta[:-N_CLASSES] - theta0[:-N_CLASSES]
-        value = -float(np.sum(sample_weight * log_p[rows, labels])) + l2 * float(np.sum(shrink ** 2))
-        gradient = np.concatenate([(features.T @ gradient_logits).ravel() + 2 * l2 * shrink,
+        value = -float(np.sum(sample_weight * log_p[rows, labels])) + float(np.sum(pull_flat * shrink ** 2))
+        gradient = np.concatenate([(features.T @ gradient_logits).ravel() + 2 * pull_flat * shrink,
                                    gradient_logits.sum(axis=0)])
         return value, gradient
 
@@ -94,7 +112,8 @@ def fit_fusion(per_network: dict[str, np.ndarray], labels: np.ndarray, prior_wei
     weights, bias = unpack(result.x)
     if recall_floor is not None:
         bias = bias + raise_biases(features @ weights + bias, labels, recall_floor)
-    return FusionParameters(networks, weights, bias, fit_temperature(features @ weights + bias, labels))
+    return FusionParameters(networks, weights, bias, fit_temperature(features @ weights + bias, labels),
+                            blendshapes is not None)
 
 
 def recalls(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -150,22 +169,67 @@ def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
 
 def cross_validate(per_network: dict[str, np.ndarray], labels: np.ndarray, prior_weights: dict[str, float],
                    folds: int = 5, seed: int = 0, baseline: np.ndarray | None = None, tolerance: float = 0.03,
-                   margin: float = 0.03, min_class_faces: int = 50, l2: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+                   margin: float = 0.03, min_class_faces: int = 50, l2: float = 0.1,
+                   blendshapes: np.ndarray | None = None,
+                   l2_blendshapes: float = L2_BLENDSHAPES) -> tuple[np.ndarray, np.ndarray]:
     """Held-out (N, 7) probabilities of the fitted fusion, and the same before the temperature (T = 1).
 
     With ``baseline`` (N, 7) probabilities of today's stage, each fold's fit keeps every class's recall within
-    ``tolerance`` of the baseline's on that fold's fitting faces (recall_floors)."""
+    ``tolerance`` of the baseline's on that fold's fitting faces (recall_floors). With ``blendshapes`` (N, 52;
+    a row of nan where a face has none) they are features too; a held-out face without them is scored by a
+    fusion of the networks alone fitted on the same fold, as the stage falls back to the fusion without them."""
     labels = np.asarray(labels, int)
     assignment = stratified_folds(labels, folds, seed)
     calibrated = np.zeros((len(labels), N_CLASSES))
     uncalibrated = np.zeros((len(labels), N_CLASSES))
+    has_shapes = (np.zeros(len(labels), bool) if blendshapes is None
+                  else np.all(np.isfinite(np.asarray(blendshapes, float)), axis=1))
     for fold in range(folds):
         train, test = assignment != fold, assignment == fold
-        floor = None if baseline is None else recall_floors(labels[train], baseline[train], tolerance, margin,
-                                                              min_class_faces)
-        params = fit_fusion({key: p[train] for key, p in per_network.items()}, labels[train], prior_weights,
-                            min_class_faces=min_class_faces, l2=l2, recall_floor=floor)
-        held_out = {key: p[test] for key, p in per_network.items()}
-        calibrated[test] = params.probabilities(held_out)
-        uncalibrated[test] = np.exp(log_softmax(params.logits(held_out) * params.temperature, axis=1))
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = [(train, test & ~has_shapes, None)]
+        if blendshapes is not None:
+            parts.append((train & has_shapes, test & has_shapes, blendshapes))
+        for fit_rows, score_rows, shapes in parts:
+            if not np.any(score_rows):
+                continue
+            floor = None if baseline is None else recall_floors(labels[fit_rows], baseline[fit_rows], tolerance,
+                                                                  margin, min_class_faces)
+            params = fit_fusion({key: p[fit_rows] for key, p in per_network.items()}, labels[fit_rows],
+                                prior_weights, min_class_faces=min_class_faces, l2=l2, recall_floor=floor,
+                                blendshapes=None if shapes is None else shapes[fit_rows],
+                                l2_blendshapes=l2_blendshapes)
+            held_out = {key: p[score_rows] for key, p in per_network.items()}
+            held_shapes = None if shapes is None else shapes[score_rows]
+            calibrated[score_rows] = params.probabilities(held_out, held_shapes)
+            uncalibrated[score_rows] = np.exp(log_softmax(params.logits(held_out, held_shapes) * params.temperature,
+                                                          axis=1))
     return calibrated, uncalibrated
+
+
+def worst_recall_drop(labels: np.ndarray, scores: np.ndarray, baseline: np.ndarray, min_class_faces: int) -> float:
+    """The largest fall in recall vs ``baseline`` over the classes with at least min_class_faces faces."""
+    counts = np.bincount(labels, minlength=N_CLASSES)
+    drop = recalls(labels, baseline) - recalls(labels, scores)
+    return float(np.nanmax(np.where(counts >= min_class_faces, drop, np.nan)))
+
+
+def choose_l2_blendshapes(per_network: dict[str, np.ndarray], labels: np.ndarray, prior_weights: dict[str, float],
+                          baseline: np.ndarray, blendshapes: np.ndarray, candidates: tuple[float, ...] = L2_CHOICES,
+                          tolerance: float = 0.03, margin: float = 0.03,
+                          min_class_faces: int = 50) -> tuple[float, dict[float, tuple[float, float]]]:
+    """The blendshape pull with the best cross-validated balanced accuracy among those whose held-out recall
+    stays within ``tolerance`` of the baseline for every class (the strongest pull if none does), and each
+    candidate's (balanced accuracy, worst recall drop)."""
+    labels = np.asarray(labels, int)
+    results: dict[float, tuple[float, float]] = {}
+    for l2_shapes in candidates:
+        held_out, _ = cross_validate(per_network, labels, prior_weights, baseline=baseline, tolerance=tolerance,
+                                     margin=margin, min_class_faces=min_class_faces, blendshapes=blendshapes,
+                                     l2_blendshapes=l2_shapes)
+        predicted = held_out.argmax(axis=1)
+        balanced = float(np.nanmean([np.mean(predicted[labels == k] == k) for k in range(N_CLASSES)
+                                     if np.any(labels == k)]))
+        results[l2_shapes] = (balanced, worst_recall_drop(labels, held_out, baseline, min_class_faces))
+    allowed = [c for c in candidates if results[c][1] <= tolerance]
+    best = max(allowed, key=lambda c: results[c][0]) if allowed else max(candidates)
+    return best, results

@@ -51,6 +51,7 @@ class ItemResult:
     milliseconds: float = 0.0  # pipeline time for the item (per frame for a video), decoding excluded
     box: np.ndarray | None = None  # (4,) the scored face, in the item's own pixels (first frame for a video)
     frames: int = 1
+    blendshapes: np.ndarray | None = None  # (52,) the scored face's blendshapes (mean over a video's frames)
     problem: str = ""  # why the pipeline rejected the image (e.g. too small), if it did; counted as not found
 
     @property
@@ -99,7 +100,8 @@ class ExpressionReport:
 def describe_expression_stage(config: PipelineConfig) -> str:
     e = config.expression
     nets = "+".join(key for key, weight in e.weights.items() if weight > 0)
-    return (f"{nets}, fusion={e.fusion}, aligned_crops={str(e.aligned_crops).lower()}, "
+    shapes = " (+ blendshapes where found)" if e.fusion == "fitted" and config.blendshapes else ""
+    return (f"{nets}, fusion={e.fusion}{shapes}, aligned_crops={str(e.aligned_crops).lower()}, "
             f"flip_average={e.flip_average or 'none'}")
 
 
@@ -107,13 +109,17 @@ def _largest(faces: list[FaceResult]) -> FaceResult | None:
     return max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])), default=None)
 
 
+#: what _FaceScorer finds: ensemble (7,), per-network (7,) each, the face box, blendshapes (52,) or None
+Found = tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray | None]
+
+
 class _FaceScorer:
-    """One image in, the largest face's ensemble and per-network probabilities out (or None)."""
+    """One image in, the largest face's ensemble and per-network probabilities and blendshapes out (or None)."""
 
     def __init__(self, pipeline: Pipeline, crop: str, pad: float) -> None:
         self.pipeline, self.crop, self.pad = pipeline, crop, pad
 
-    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray] | None:
+    def __call__(self, image: np.ndarray) -> Found | None:
         height, width = image.shape[:2]
         if self.crop == "whole":
             offset = 0
@@ -125,9 +131,10 @@ class _FaceScorer:
         face = _largest(result.faces)
         if face is None:
             return None
-        # the same stage again on the same face, for each network's own output (deterministic: same numbers)
-        expression = self.pipeline.expression(image, [face.box], [face.landmarks])[0]
-        return face.raw_scores, expression.per_model, face.box - offset
+        # each network's own output on the same face (deterministic: the numbers the pipeline fused)
+        per_model = self.pipeline.expression.networks(image, [face.box], [face.landmarks])
+        shapes = face.action_units.blendshapes if face.action_units is not None else None
+        return face.raw_scores, {key: p[0] for key, p in per_model.items()}, face.box - offset, shapes
 
 
 def _read_image(path: Path) -> np.ndarray | None:
@@ -150,8 +157,9 @@ def _run_item(item: LabelledItem, scorer: _FaceScorer) -> ItemResult | None:
         elapsed = (time.perf_counter() - start) * 1e3
         if found is None:
             return ItemResult(item.name, item.path, item.label, None, milliseconds=elapsed)
-        probabilities, per_model, box = found
-        return ItemResult(item.name, item.path, item.label, probabilities, per_model, elapsed, box)
+        probabilities, per_model, box, shapes = found
+        return ItemResult(item.name, item.path, item.label, probabilities, per_model, elapsed, box,
+                          blendshapes=shapes)
     try:
         source = VideoFileSource(item.path)
     except InputError:
@@ -159,6 +167,7 @@ def _run_item(item: LabelledItem, scorer: _FaceScorer) -> ItemResult | None:
     ensemble: list[np.ndarray] = []
     frame_nets: list[dict[str, np.ndarray]] = []
     boxes: list[np.ndarray] = []
+    frame_shapes: list[np.ndarray] = []
     elapsed, frames = 0.0, 0
     with source:
         for frame in source:
@@ -174,13 +183,15 @@ def _run_item(item: LabelledItem, scorer: _FaceScorer) -> ItemResult | None:
                 ensemble.append(found[0])
                 frame_nets.append(found[1])
                 boxes.append(found[2])
+                if found[3] is not None:
+                    frame_shapes.append(found[3])
     if frames == 0:
         return None
     if not ensemble:
         return ItemResult(item.name, item.path, item.label, None, milliseconds=elapsed / frames, frames=frames)
     mean = {key: np.mean([nets[key] for nets in frame_nets], axis=0) for key in frame_nets[0]}
     return ItemResult(item.name, item.path, item.label, np.mean(ensemble, axis=0), mean, elapsed / frames,
-                      boxes[0], frames)
+                      boxes[0], frames, np.mean(frame_shapes, axis=0) if frame_shapes else None)
 
 
 def evaluate_expression(labels_csv: str | Path, root: str | Path | None = None, out: str | Path | None = None,
@@ -195,8 +206,8 @@ def evaluate_expression(labels_csv: str | Path, root: str | Path | None = None, 
         raise ConfigError(f"pad is a fraction of the image's longer side (0..2), got {pad}")
     labels: LabelsFile = read_labels(labels_csv, root)
     config = config or PipelineConfig()
-    config.mie.enabled = False  # neither is scored here, and the spotter needs a video anyway
-    config.blendshapes = False
+    config.mie.enabled = False  # not scored here, and the spotter needs a video anyway
+    # blendshapes stay as the config says: the expression fusion reads them where they are on
     pipeline = Pipeline(config)
     scorer = _FaceScorer(pipeline, crop, pad)
 
