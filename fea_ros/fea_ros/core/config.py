@@ -63,7 +63,7 @@ class MieConfig:
     enabled: bool = True
     window_s: float = 0.2  # look-ahead after an offset before the event is emitted (= the delay bound)
     flow_offset_s: float = 0.3  # k in "flow between t and t-k", in seconds (the reference frame's lag)
-    threshold_sigma: float = 4.5  # adaptive threshold in units of the face's own noise level
+    threshold_sigma: float = 5.0  # adaptive threshold in units of the face's own noise level
     low_sigma: float = 1.5  # onset/offset: where the signal falls back below this many noise units ...
     edge_fraction: float = 0.1  # ... or below this fraction of the event's peak, whichever is higher
     micro_max_s: float = 0.5  # events up to this long (and below macro_intensity) are MICRO
