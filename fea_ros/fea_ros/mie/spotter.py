@@ -3,9 +3,10 @@
 Per frame and face: align the face (alignment.py), measure the optical flow from a reference crop to the
 current crop, take the rigid head motion out and average the flow in each facial region (flow.py). Each
 region's displacement is divided by that face's own noise level (a running mean of the displacement while
-nothing happens), giving a z-score. A movement starts when a region's z-score crosses ``threshold_sigma``;
-the reference crop is then frozen (so the signal is the displacement since before the movement) and the
-movement ends when every region is back near rest. Onset and offset are where the signal leaves and
+nothing happens), giving a z-score. A movement starts when a region's z-score crosses ``threshold_sigma``
+against a reference frame in which that region was at rest (``REST_FRACTION``); the reference crop is then
+frozen (so the signal is the displacement since before the movement) and the movement ends when every region
+is back near rest. Onset and offset are where the signal leaves and
 re-enters ``max(low_sigma, edge_fraction * peak)``. The event is emitted ``window_s`` after its offset, so the
 delay from offset to publication is at most ``window_s`` plus one frame interval; a movement lasting longer than
 ``max_event_s`` is closed and emitted at that point.
