@@ -3,10 +3,14 @@
 
 The shared machine's load changes from minute to minute, so two benchmark runs at different times do not
 compare; this runs both versions in turns over the same frames and landmarks. ``--before`` is a spotter.py
-of another version, e.g. the one before spotting round 2:
+of another version (repeat it for several), e.g. the ones before spotting round 2 and before its second step:
 
-    git show b4cec25:fea_ros/fea_ros/mie/spotter.py > out/spotter_before.py
-    python fea_ros/scripts/spotter_cost.py --before out/spotter_before.py --data out/mie_benchmark/seed-3
+    git show b4cec25:fea_ros/fea_ros/mie/spotter.py > out/spotter_r1.py
+    git show 6d038fd:fea_ros/fea_ros/mie/spotter.py > out/spotter_r2.py
+    python fea_ros/scripts/spotter_cost.py --before out/spotter_r1.py --before out/spotter_r2.py \
+        --data out/mie_benchmark/seed-3
+
+An older spotter.py runs on this checkout's flow.py and alignment.py; it must only use what they still offer.
 """
 from __future__ import annotations
 
@@ -24,28 +28,36 @@ from fea_ros.mie.spotter import MieSpotter
 
 
 def load_spotter(path: Path) -> type:
-    spec = importlib.util.spec_from_file_location("spotter_before", path)
+    name = f"spotter_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise SystemExit(f"{path} is not a Python file")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["spotter_before"] = module  # dataclasses look their module up
+    sys.modules[name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module.MieSpotter
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--before", type=Path, required=True, help="spotter.py of the version to compare with")
+    parser.add_argument("--before", type=Path, action="append", required=True,
+                        help="spotter.py of a version to compare with (repeatable)")
     parser.add_argument("--data", type=Path, default=Path("out") / "mie_benchmark" / "seed-3")
     parser.add_argument("--clips", type=int, default=3, help="how many single-face clips (default 3)")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3; use a multiple of the versions)")
     args = parser.parse_args(argv)
-    versions = {"before": load_spotter(args.before), "now": MieSpotter}
+    versions = {path.stem: load_spotter(path) for path in args.before}
+    versions["now"] = MieSpotter
     clips = [c for c in json.loads((args.data / "clips.json").read_text())["clips"]
              if not c.get("bystander")][:args.clips]
     times: dict[str, list[float]] = {name: [] for name in versions}
-    for _ in range(args.rounds):
-        for name, spotter_class in versions.items():
+    names = list(versions)
+    for round_index in range(args.rounds):
+        # the order rotates from round to round: the version measured last in a round was measured up to 9 %
+        # slower than the same code measured first (same frames, same process)
+        order = names[round_index % len(names):] + names[:round_index % len(names)]
+        for name in order:
+            spotter_class = versions[name]
             for clip in clips:
                 folder = args.data / "clips" / clip["name"]
                 faces = stored_faces(folder)
@@ -56,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
                     start = time.process_time()
                     spotter.update("subject", int(round(i * 1e9 / clip["fps"])), image, landmarks)
                     times[name].append((time.process_time() - start) * 1e3)
+    now = float(np.mean(times["now"]))
     for name, values in times.items():
         print(f"{name}: CPU ms per face and frame mean {np.mean(values):.3f}, p95 {np.percentile(values, 95):.3f} "
-              f"({len(values)} updates)")
+              f"({len(values)} updates), now / {name} = {now / float(np.mean(values)):.2f}")
     return 0
 
 

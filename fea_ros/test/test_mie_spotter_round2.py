@@ -79,3 +79,14 @@ def test_a_face_cut_by_the_image_edge_is_not_measured(astronaut_mesh):
         assert outside_fraction(mesh, cut.shape) > MieConfig().max_outside_fraction
         events += spotter.update("f", int(round(i * 1e9 / 30)), cut, Landmarks(mesh, 1.0, mesh[:68, :2]))
     assert events == [] and spotter.face_ids == ()
+
+
+def test_the_way_back_of_a_movement_below_the_threshold_is_not_an_event(astronaut_mesh):
+    # each movement stays just under the threshold against a reference from before it, but against the sliding
+    # reference taken at its apex its way back to rest crosses it; frozen there, the event used to stay open
+    # until max_event_s (a 4 s MACRO after a 0.4 s movement). The reference must be a frame at rest.
+    for action, amplitude in (("lip_corner_pull", 1.1), ("lip_press", 0.7)):
+        movement = Movement(action, 1.8, 2.0, 2.2, amplitude, "MICRO")
+        events = run_spotter(make_clip(astronaut_mesh, 30.0, 6.5, [movement]), 30.0)
+        assert all((e.offset_ns - e.onset_ns) * 1e-9 < 1.0 for e in events), (action, summary(events))
+        assert all(seconds(e)[0] < 2.2 for e in events), (action, summary(events))

@@ -70,7 +70,7 @@ class MieConfig:
     macro_intensity: float = 0.5  # intensity at or above which an event is MACRO
     max_event_s: float = 4.0  # a movement still going after this long is closed and emitted
     noise_time_constant_s: float = 3.0  # memory of the per-face noise estimate
-    warmup_s: float = 0.5  # nothing is reported until a track has been seen this long
+    warmup_s: float = 1.0  # nothing is reported until a track has been seen this long (its noise level learnt)
     blink_ear_ratio: float = 0.75  # eye aspect ratio below this fraction of its baseline = blink
     au_delta: float = 0.1  # an action unit "moved" when its intensity rose this much during the event
     crop_px: int = 128  # side of the aligned face crop

@@ -78,10 +78,13 @@ class FlowEstimator:
     half resolution with one refinement pass keeps most of it at a third of the full-resolution cost.
     """
 
-    def __init__(self, finest_scale: int = 1, refinement_iterations: int = 1) -> None:
+    def __init__(self, finest_scale: int = 1, refinement_iterations: int = 1, descent_iterations: int = 8) -> None:
         self._dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         self._dis.setFinestScale(finest_scale)
         self._dis.setVariationalRefinementIterations(refinement_iterations)
+        # 8 gradient-descent steps per patch instead of the preset's 16: on the 128 px face crops the flow
+        # changes by about 0.01 px on average (well under the regions' noise) for about 15 % less time
+        self._dis.setGradientDescentIterations(descent_iterations)
 
     def __call__(self, reference: np.ndarray, current: np.ndarray) -> np.ndarray:
         # None: DIS allocates the flow. OpenCV's stubs type the argument as a required array, but handing DIS

@@ -3,9 +3,10 @@
 Per frame and face: align the face (alignment.py), measure the optical flow from a reference crop to the
 current crop, take the rigid head motion out and average the flow in each facial region (flow.py). Each
 region's displacement is divided by that face's own noise level (a running mean of the displacement while
-nothing happens), giving a z-score. A movement starts when a region's z-score crosses ``threshold_sigma``;
-the reference crop is then frozen (so the signal is the displacement since before the movement) and the
-movement ends when every region is back near rest. Onset and offset are where the signal leaves and
+nothing happens), giving a z-score. A movement starts when a region's z-score crosses ``threshold_sigma``
+against a reference frame in which that region was at rest (``REST_FRACTION``); the reference crop is then
+frozen (so the signal is the displacement since before the movement) and the movement ends when every region
+is back near rest. Onset and offset are where the signal leaves and
 re-enters ``max(low_sigma, edge_fraction * peak)``. The event is emitted ``window_s`` after its offset, so the
 delay from offset to publication is at most ``window_s`` plus one frame interval; a movement lasting longer than
 ``max_event_s`` is closed and emitted at that point.
@@ -77,6 +78,10 @@ _BLINK_SCALE = np.where(_BROW_MASK, BLINK_BROW_FACTOR, 1.0)
 LOCAL_FRACTION = 0.5
 #: a region starting to move after the event's level fell below this fraction of its peak is a second movement
 SPLIT_FRACTION = 0.5
+#: a movement only starts against a reference frame in which the starting channels were below this fraction of
+#: the threshold: a reference taken at a movement's apex would make its way back to rest look like a movement
+#: (and, frozen, keep the event open until max_event_s)
+REST_FRACTION = 0.6
 
 
 OUTSIDE_STRIDE = 4
@@ -138,6 +143,8 @@ class _Sample:
     regions: RegionBoxes
     interocular_px: float
     blink: bool = False
+    #: (C,) the channels' start statistic measured in this frame (against its own earlier reference)
+    effective: np.ndarray | None = None
 
 
 @dataclass
@@ -280,16 +287,21 @@ class MieSpotter:
         common = max(0.0, float(np.median(z[_NOT_EYE])) - 1.0)
         effective = (z - common) / scale
         candidate = float(effective[allowed].max())
+        sample.effective = effective
         track.history.append(_Record(stamp_ns, z, motion, candidate, near_blink, au, common, scale))
         warm = (stamp_ns - track.first_ns) * 1e-9 >= c.warmup_s
         if track.frozen is None:
             # a blink is not the eye region's noise: learning from it would raise the level an upper-lid
             # raise or a brow movement must reach
             self._learn_noise(track, magnitude, stamp_ns, _EYE_OR_BROW if near_blink else None)
-            if warm and candidate >= c.threshold_sigma and self._local(motion, reference.regions, track.noise):
+            starting = allowed & (effective >= c.threshold_sigma)
+            settled = reference.effective is None or bool(
+                (reference.effective[starting] < REST_FRACTION * c.threshold_sigma).all())
+            if warm and candidate >= c.threshold_sigma and settled \
+                    and self._local(motion, reference.regions, track.noise):
                 track.frozen = reference
                 track.detected_ns = stamp_ns
-                self._arm(track, allowed & (effective >= c.threshold_sigma))
+                self._arm(track, starting)
             return []
         return self._follow(face_id, track, stamp_ns)
 
