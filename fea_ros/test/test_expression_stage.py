@@ -156,6 +156,28 @@ def test_a_fusion_needs_the_blendshapes_it_was_fitted_with(engines):
     with_shapes = load_fusion(Manifest().directory / FUSION_FILE_BLENDSHAPES)
     with pytest.raises(ValueError, match="blendshapes"):
         with_shapes({"faceapi": np.full((1, 7), 1 / 7), "fer": np.full((1, 7), 1 / 7)})
+    with pytest.raises(ConfigError, match="fitted with them"):
+        ExpressionClassifier(engines, ExpressionConfig(), with_shapes, with_shapes)
+    uniform = {"faceapi": np.full((1, 7), 1 / 7), "fer": np.full((1, 7), 1 / 7)}
+    with pytest.raises(ValueError, match=r"\(faces, 52\)"):
+        with_shapes(uniform, np.zeros((1, 51)))
+    # a face whose blendshapes are not finite gets the fusion without them, its neighbour keeps its own
+    stage = ExpressionClassifier(engines, ExpressionConfig(), nets, with_shapes)
+    two = {key: np.repeat(p, 2, axis=0) for key, p in uniform.items()}
+    broken = np.full(52, np.nan)
+    fused = stage.fuse(two, [broken, np.full(52, 0.1)])
+    np.testing.assert_allclose(fused[0].probabilities, nets(uniform)[0], atol=1e-12)
+    np.testing.assert_allclose(fused[1].probabilities, with_shapes(uniform, np.full((1, 52), 0.1))[0], atol=1e-12)
+    assert stage.fuse({}) == []
+
+
+def test_a_blendshape_fusion_file_with_other_blendshape_names_is_refused(tmp_path):
+    data = json.loads((Manifest().directory / FUSION_FILE_BLENDSHAPES).read_text())
+    names = data["blendshape_names"]
+    names[1], names[2] = names[2], names[1]
+    (tmp_path / "swapped.json").write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="blendshape_names"):
+        load_fusion(tmp_path / "swapped.json")
 
 
 def test_a_face_without_landmarks_falls_back_to_the_box_crop(engines):

@@ -86,6 +86,20 @@ def test_the_same_as_reset_then_process() -> None:
     assert _run(PipelineConfig.fast(), jobs, pipelined=True) == expected
 
 
+def test_a_reset_on_an_item_without_a_frame_applies_to_the_next_frame() -> None:
+    frames = _frames("face1.mp4", 12)
+    expected = _run(PipelineConfig.fast(), [FrameJob(i, frame, reset=(i == 6)) for i, frame in enumerate(frames)],
+                    pipelined=False)
+    jobs: list[FrameJob] = [FrameJob(i, frame) for i, frame in enumerate(frames)]
+    jobs.insert(6, FrameJob("undecodable", None, reset=True))
+    for pipelined in (False, True):
+        outcomes = _run(PipelineConfig.fast(), jobs, pipelined=pipelined)
+        assert outcomes.pop(6) == ("undecodable", None)
+        assert outcomes == expected
+        assert outcomes[5][1]["faces"][0]["track_age"] >= 5  # type: ignore[index]
+        assert outcomes[6][1]["faces"] == []  # type: ignore[index]
+
+
 def test_an_unexpected_error_is_raised_after_the_results_before_it() -> None:
     frames = _frames("face1.mp4", 8)
     broken = Frame(image=frames[4].image, stamp_ns="not a stamp", index=4)  # type: ignore[arg-type]

@@ -212,3 +212,25 @@ def test_stopping_finishes_a_frame_that_passed_the_first_stage():
     assert runner.stop()
     assert out.items == [(1, 1), (2, 2)]
     assert not [t for t in threading.enumerate() if t.name.startswith("fea_ros-runner")]
+
+
+def test_a_failing_error_callback_is_logged_and_both_stages_go_on(caplog):
+    out = Collector()
+
+    def second(value):
+        if value in (2, 3):
+            raise RuntimeError(f"stage 2 failed on {value}")
+        return -value
+
+    def broken_on_error(item, error):
+        raise OSError("the error publisher is gone")
+
+    runner = FrameRunner(lambda v: v, out.result, broken_on_error, finish=second)
+    runner.start()
+    for value in (1, 2, 3, 4):
+        runner.submit(value)
+        assert wait_for(lambda: runner.stats().processed == value)
+    assert runner.stop()
+    assert out.items == [(1, -1), (4, -4)]
+    logged = [r.getMessage() for r in caplog.records if r.name == "fea_ros.ros.runner"]
+    assert len(logged) == 2 and "stage 2 failed on 2" in logged[0] and "the error publisher is gone" in logged[0]

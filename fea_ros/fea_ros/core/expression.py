@@ -203,6 +203,9 @@ class ExpressionClassifier:
             raise ConfigError("expression.fusion 'fitted' needs the fusion file (models/expression_fusion_*.json)")
         if fusion_blendshapes is not None and not fusion_blendshapes.blendshapes:
             raise ConfigError("the expression fusion given for faces with blendshapes was fitted without them")
+        if fusion is not None and fusion.blendshapes:
+            raise ConfigError("the expression fusion given for faces without blendshapes was fitted with them: "
+                              "the networks-only file (models/expression_fusion_<mirror>.json) is needed there")
         self.engines = {key: engines[key] for key in self.weights}
         self.input_names = {key: next(iter(e.input_shapes)) for key, e in self.engines.items()}
         self.orders = {key: NETS[key].canonical_order() for key in self.weights}
@@ -254,6 +257,8 @@ class ExpressionClassifier:
              blendshapes: Sequence[np.ndarray | None] | None = None) -> list[Expression]:
         """One Expression per face from networks()' output; ``blendshapes`` (one (52,) array per face, None
         where a face has none) go to the blendshape fusion where there is one."""
+        if not per_model:  # no face in the frame
+            return []
         count = len(next(iter(per_model.values())))
         shapes: Sequence[np.ndarray | None] = blendshapes if blendshapes is not None else [None] * count
         if len(shapes) != count:
@@ -261,7 +266,8 @@ class ExpressionClassifier:
         fused: np.ndarray
         if self.fusion is not None:
             fused = self.fusion(per_model)
-            present = [(i, s) for i, s in enumerate(shapes) if s is not None]
+            # a face whose blendshapes are not finite (a broken mesh) gets the fusion without them
+            present = [(i, s) for i, s in enumerate(shapes) if s is not None and np.all(np.isfinite(s))]
             if self.fusion_blendshapes is not None and present:
                 rows = [i for i, _ in present]
                 fused[rows] = self.fusion_blendshapes({key: p[rows] for key, p in per_model.items()},

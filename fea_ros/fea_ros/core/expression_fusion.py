@@ -19,13 +19,34 @@ from pathlib import Path
 
 import numpy as np
 
+from fea_ros.core.action_units import BLENDSHAPE_NAMES
 from fea_ros.core.errors import ConfigError
 from fea_ros.core.types import EXPRESSION_LABELS
 
+#: probabilities are clipped here before the log, so a network's hard 0 cannot dominate
 LOG_FLOOR = 1e-4
 log = logging.getLogger(__name__)
 #: the blendshape network's coefficients per face (core/action_units.py)
-N_BLENDSHAPES = 52
+N_BLENDSHAPES = len(BLENDSHAPE_NAMES)
+
+
+def fusion_features(per_network: dict[str, np.ndarray], networks: tuple[str, ...],
+                    blendshapes: np.ndarray | None = None) -> np.ndarray:
+    """x of the fusion: (N, 7 * networks [+ 52]), each network's clipped log-probabilities side by side, then
+    the faces' blendshape coefficients if given. Shared by the stage and the fit, so both read the same x."""
+    n = len(EXPRESSION_LABELS)
+    parts = [np.log(np.clip(np.asarray(per_network[key], float).reshape(-1, n), LOG_FLOOR, 1.0))
+             for key in networks]
+    if blendshapes is not None:
+        shapes = np.asarray(blendshapes, float)
+        if shapes.ndim != 2 or shapes.shape != (len(parts[0]), N_BLENDSHAPES):
+            raise ValueError(f"blendshapes must be (faces, {N_BLENDSHAPES}) = ({len(parts[0])}, {N_BLENDSHAPES}), "
+                             f"got {shapes.shape}")
+        if not np.all(np.isfinite(shapes)):
+            raise ValueError("blendshape coefficients are not all finite (NaN or inf): the blendshape network's "
+                             "input was broken; these faces need the fusion without blendshapes")
+        parts.append(shapes)
+    return np.concatenate(parts, axis=1)
 
 
 @dataclass(frozen=True)
@@ -41,12 +62,9 @@ class Fusion:
     def __call__(self, per_network: dict[str, np.ndarray], blendshapes: np.ndarray | None = None) -> np.ndarray:
         """(N, 7) calibrated probabilities from each network's (N, 7) probabilities (canonical order) and, for a
         fusion with blendshapes, the faces' (N, 52) blendshape coefficients."""
-        parts = [np.log(np.clip(per_network[key], LOG_FLOOR, 1.0)) for key in self.networks]
-        if self.blendshapes:
-            if blendshapes is None:
-                raise ValueError("this expression fusion needs the faces' blendshapes")
-            parts.append(np.asarray(blendshapes, float).reshape(-1, N_BLENDSHAPES))
-        features = np.concatenate(parts, axis=1)
+        if self.blendshapes and blendshapes is None:
+            raise ValueError("this expression fusion needs the faces' blendshapes")
+        features = fusion_features(per_network, self.networks, blendshapes if self.blendshapes else None)
         logits = (features @ self.weights + self.bias) / self.temperature
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
@@ -99,6 +117,7 @@ def load_fusion(path: str | Path) -> Fusion:
         flip = tuple(str(n) for n in data["preprocessing"]["flip_average"])
         aligned = bool(data["preprocessing"]["aligned_crops"])
         blendshapes = bool(data.get("blendshapes", False))
+        shape_names = tuple(str(n) for n in data.get("blendshape_names", ())) if blendshapes else ()
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path} is not an expression fusion file (missing or bad field: {exc})") from exc
     n = len(EXPRESSION_LABELS)
@@ -107,5 +126,10 @@ def load_fusion(path: str | Path) -> Fusion:
             or not temperature > 0 or not np.all(np.isfinite(weights)) or not np.all(np.isfinite(bias)):
         raise ConfigError(f"{path}: weights must be ({n} x networks [+ {N_BLENDSHAPES} with blendshapes]) x {n}, "
                           f"bias {n}, temperature > 0, labels {EXPRESSION_LABELS}; rebuild it with "
+                          "scripts/fit_expression_fusion.py")
+    if blendshapes and shape_names != BLENDSHAPE_NAMES:
+        # the rows of W follow the names the file was fitted with; another order would permute them silently
+        raise ConfigError(f"{path}: its blendshape_names are not the blendshape network's {N_BLENDSHAPES} names in "
+                          "order (core/action_units.py BLENDSHAPE_NAMES); refit it with "
                           "scripts/fit_expression_fusion.py")
     return Fusion(networks, weights, bias, temperature, flip, aligned, blendshapes)

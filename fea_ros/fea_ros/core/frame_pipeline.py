@@ -28,7 +28,8 @@ T = TypeVar("T")
 
 @dataclass
 class FrameJob(Generic[T]):
-    """One input item: ``frame`` None passes through unprocessed; ``reset`` forgets every face before ``frame``."""
+    """One input item: ``frame`` None passes through unprocessed; ``reset`` forgets every face before ``frame``
+    (on an item without a frame: before the next item that has one)."""
 
     context: T
     frame: Frame | None
@@ -47,10 +48,12 @@ def process_frames(pipeline: "Pipeline", jobs: Iterable[FrameJob[T]],
     frame on a second thread while this frame's back half runs here. A frame the pipeline refuses
     (InputError) is yielded as its outcome, as the sequential loop would catch it; any other exception, the
     pipeline's or the ``jobs`` iterator's, is raised after the outcomes of the items before it (the pipelined
-    form may have read one more item from ``jobs`` by then). Leaving the loop early waits for the frame in flight and stops the worker.
+    form may have read one more item from ``jobs`` by then). Leaving the loop early waits for the frame in
+    flight and stops the worker.
     """
     if pipelined is None:
         pipelined = pipeline.config.inference.frame_pipeline
+    jobs = _carry_resets(jobs)
     if not pipelined:
         for job in jobs:
             yield job.context, _sequential(pipeline, job)
@@ -78,6 +81,21 @@ def process_frames(pipeline: "Pipeline", jobs: Iterable[FrameJob[T]],
     finally:
         # the front in flight (if any) finishes; nothing after it starts
         worker.shutdown(wait=True, cancel_futures=True)
+
+
+def _carry_resets(jobs: Iterable[FrameJob[T]]) -> Generator[FrameJob[T], None, None]:
+    """The jobs, with a reset asked on an item without a frame moved to the next item with one."""
+    pending = False
+    for job in jobs:
+        if job.frame is None:
+            pending = pending or job.reset
+            yield FrameJob(job.context, None) if job.reset else job
+        elif pending and not job.reset:
+            pending = False
+            yield FrameJob(job.context, job.frame, reset=True)
+        else:
+            pending = False
+            yield job
 
 
 def _sequential(pipeline: "Pipeline", job: FrameJob[T]) -> Outcome:

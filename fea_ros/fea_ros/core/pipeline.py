@@ -161,10 +161,13 @@ class Pipeline:
                               f"{sorted(NETS)} needs a weight > 0")
 
     def reset(self) -> None:
-        """Forget every face (new ids start again at f1). Not while a frame is between front() and back()."""
+        """Forget every face (new ids start again at f1).
+
+        The back half's state (MiE spotter, attention) is forgotten at the next back(), after any frame
+        already between front() and back(): so a reset in the middle of a frame pipeline cannot hand that
+        frame's old face ids to the new faces.
+        """
         self._reset_front()
-        self._back_ops = []
-        self._apply_back_ops([_RESET])
 
     def _reset_front(self) -> None:
         """Forget the faces on the front half's side; the back half forgets them at its next frame."""

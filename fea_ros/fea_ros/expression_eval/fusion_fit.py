@@ -27,11 +27,10 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax
 
+from fea_ros.core.expression_fusion import fusion_features
 from fea_ros.core.types import EXPRESSION_LABELS
 
 N_CLASSES = len(EXPRESSION_LABELS)
-#: probabilities are clipped here before the log, so a network's hard 0 cannot dominate
-LOG_FLOOR = 1e-4
 #: L2 pull of the blendshape weights towards 0: the default, and the choices choose_l2_blendshapes tries
 L2_BLENDSHAPES = 0.003
 L2_CHOICES = (0.003, 0.01, 0.03)
@@ -46,11 +45,9 @@ class FusionParameters:
     blendshapes: bool = False  # the 52 blendshape coefficients follow the log-probabilities in x
 
     def logits(self, per_network: dict[str, np.ndarray], blendshapes: np.ndarray | None = None) -> np.ndarray:
-        features = log_features(per_network, self.networks)
-        if self.blendshapes:
-            if blendshapes is None:
-                raise ValueError("this fusion was fitted with the blendshapes as features: pass them")
-            features = np.concatenate([features, np.asarray(blendshapes, float)], axis=1)
+        if self.blendshapes and blendshapes is None:
+            raise ValueError("this fusion was fitted with the blendshapes as features: pass them")
+        features = fusion_features(per_network, self.networks, blendshapes if self.blendshapes else None)
         return (features @ self.weights + self.bias) / self.temperature
 
     def probabilities(self, per_network: dict[str, np.ndarray], blendshapes: np.ndarray | None = None) -> np.ndarray:
@@ -59,8 +56,7 @@ class FusionParameters:
 
 def log_features(per_network: dict[str, np.ndarray], networks: tuple[str, ...]) -> np.ndarray:
     """(N, 7 * networks): the log of each network's clipped probabilities, side by side."""
-    return np.concatenate([np.log(np.clip(np.asarray(per_network[key], float).reshape(-1, N_CLASSES), LOG_FLOOR,
-                                          1.0)) for key in networks], axis=1)
+    return fusion_features(per_network, networks)
 
 
 def prior_weights_matrix(networks: tuple[str, ...], weights: dict[str, float]) -> np.ndarray:

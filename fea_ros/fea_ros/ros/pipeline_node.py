@@ -259,7 +259,10 @@ class PipelineNode(Node):
                 (self.destroy_timer if name == "_watch_timer" else self.destroy_subscription)(entity)
                 setattr(self, name, None)
         if self._runner is not None:
-            self._runner.stop()
+            if not self._runner.stop():
+                self.get_logger().error("the pipeline worker did not finish its frame within 10 s of the stop; it "
+                                        "keeps running in the background (a network call that hangs?): restart "
+                                        "the node if results look wrong after re-activating")
             self._runner = None
         self._pending_results.clear()
         if self._wake is not None:

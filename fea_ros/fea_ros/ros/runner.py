@@ -11,6 +11,7 @@ second (its state must follow it), also when the runner stops.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Generic, TypeVar
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -86,6 +89,7 @@ class FrameRunner(Generic[Item, Result]):
                 return
             self._running = True
             self._slot = None
+            self._handoff = None  # a frame a stop() left between the stages belongs to the old run
             self._started_at = self._clock()
             self._stage1_running = True
         self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
@@ -226,16 +230,26 @@ class FrameRunner(Generic[Item, Result]):
 
     def _failed(self, item: Item, submitted_at: float, error: Exception) -> None:
         self._finish(submitted_at, failed=True)
-        if self._on_error is not None:
-            self._on_error(item, error)
+        self._report(item, error)
 
     def _deliver(self, item: Item, submitted_at: float, result: Result) -> None:
         self._finish(submitted_at, failed=False)
         try:
             self._on_result(item, result)
         except Exception as error:  # a failing publisher must not end the worker
-            if self._on_error is not None:
-                self._on_error(item, error)
+            self._report(item, error)
+
+    def _report(self, item: Item, error: Exception) -> None:
+        """Hand ``error`` to on_error; if that fails too, log both: a worker that died would silence the node
+        (with two stages the first would wait for the second for ever)."""
+        if self._on_error is None:
+            log.error("%s: %s: %s", self._name, type(error).__name__, error)
+            return
+        try:
+            self._on_error(item, error)
+        except Exception as report_error:
+            log.error("%s: %s: %s (and reporting it failed: %s: %s)", self._name, type(error).__name__, error,
+                      type(report_error).__name__, report_error)
 
     def _finish(self, submitted_at: float, failed: bool) -> None:
         now = self._clock()
