@@ -8,7 +8,8 @@ import pytest
 from core_scenes import Placement, astronaut_bgr, box_centre, render
 from fea_ros.core.config import PipelineConfig
 from fea_ros.core.errors import ConfigError, InputError
-from fea_ros.core.pipeline import STAGES, Pipeline, covered_fractions
+from fea_ros.core.detection import covered_fractions
+from fea_ros.core.pipeline import STAGES, Pipeline
 from fea_ros.core.types import Frame
 
 FRAME_NS = 33_333_333

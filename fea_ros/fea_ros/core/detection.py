@@ -208,3 +208,17 @@ class FaceDetector:
             if len(detections) >= self.config.max_faces:
                 break
         return detections
+
+
+def covered_fractions(boxes: list[np.ndarray]) -> list[float]:
+    """For each (x0, y0, x1, y1) box, the largest share of its area that any other box overlaps."""
+    covered = [0.0] * len(boxes)
+    for i, a in enumerate(boxes):
+        area = max(1e-9, float((a[2] - a[0]) * (a[3] - a[1])))
+        for j, b in enumerate(boxes):
+            if i != j:
+                width = min(a[2], b[2]) - max(a[0], b[0])
+                height = min(a[3], b[3]) - max(a[1], b[1])
+                if width > 0 and height > 0:
+                    covered[i] = max(covered[i], float(width * height) / area)
+    return covered

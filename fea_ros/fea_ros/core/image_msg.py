@@ -199,3 +199,32 @@ def bgr_to_compressed_fields(image: np.ndarray, fmt: str = "jpeg", quality: int 
     if not ok:
         raise ImageMessageError("bad_image", f"cv2 could not encode a {image.shape} image as {fmt}")
     return {"format": fmt, "data": encoded.reshape(-1)}
+
+
+#: an image smaller than this on either side cannot hold a face the detector can find
+MIN_IMAGE_SIDE = 16
+
+
+def to_bgr(image: object, min_side: int = MIN_IMAGE_SIDE) -> np.ndarray:
+    """The frame as a BGR uint8 H x W x 3 array (grey and BGRA converted), or InputError saying why not."""
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"a frame image must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise InputError(f"a frame image must be uint8 (8-bit BGR), got {image.dtype}; convert it first "
+                         "(e.g. cv_bridge encoding 'bgr8', or (img / img.max() * 255).astype(np.uint8))")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        converted = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    elif image.ndim == 3 and image.shape[2] == 3:
+        converted = image
+    elif image.ndim == 3 and image.shape[2] == 4:
+        converted = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    else:
+        raise InputError(f"a frame image must be H x W (grey), H x W x 1, x 3 (BGR) or x 4 (BGRA); "
+                         f"got shape {image.shape}")
+    height, width = converted.shape[:2]
+    if min(height, width) < min_side:
+        raise InputError(f"the image is {width}x{height} px, too small to hold a face; frames must be at "
+                         f"least {min_side}x{min_side} px (detection.min_face_px is the smallest face)")
+    return np.ascontiguousarray(converted)

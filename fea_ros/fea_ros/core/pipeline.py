@@ -19,18 +19,18 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-import cv2
 import numpy as np
 
 from fea_ros.core.action_units import BlendshapeEstimator
 from fea_ros.core.attention import AttentionEstimator
 from fea_ros.core.camera import CameraIntrinsics
 from fea_ros.core.config import PipelineConfig
-from fea_ros.core.detection import FaceDetector, detector_spec, fallback_spec
-from fea_ros.core.errors import ConfigError, InputError
+from fea_ros.core.detection import FaceDetector, covered_fractions, detector_spec, fallback_spec
+from fea_ros.core.errors import ConfigError
 from fea_ros.core.expression import NETS, ExpressionClassifier, enabled_nets, flip_networks
 from fea_ros.core.expression_fusion import load_fusions
 from fea_ros.core.head_pose import FaceGeometry
+from fea_ros.core.image_msg import MIN_IMAGE_SIDE, to_bgr
 from fea_ros.core.landmarks import (FaceMesh, Roi, box_from_mesh, keypoints_from_mesh, mesh_model,
                                     roi_from_detection, roi_from_landmarks)
 from fea_ros.core.temporal import ExpressionSmoother
@@ -45,35 +45,6 @@ log = logging.getLogger(__name__)
 
 STAGES: tuple[str, ...] = ("detect", "track", "landmarks", "expression", "blendshapes", "temporal", "mie",
                            "attention")
-#: an image smaller than this on either side cannot hold a face the detector can find
-MIN_IMAGE_SIDE = 16
-
-
-def to_bgr(image: object, min_side: int = MIN_IMAGE_SIDE) -> np.ndarray:
-    """The frame as a BGR uint8 H x W x 3 array (grey and BGRA converted), or InputError saying why not."""
-    if not isinstance(image, np.ndarray):
-        raise InputError(f"a frame image must be a numpy array, got {type(image).__name__}")
-    if image.dtype != np.uint8:
-        raise InputError(f"a frame image must be uint8 (8-bit BGR), got {image.dtype}; convert it first "
-                         "(e.g. cv_bridge encoding 'bgr8', or (img / img.max() * 255).astype(np.uint8))")
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 2:
-        converted = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    elif image.ndim == 3 and image.shape[2] == 3:
-        converted = image
-    elif image.ndim == 3 and image.shape[2] == 4:
-        converted = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    else:
-        raise InputError(f"a frame image must be H x W (grey), H x W x 1, x 3 (BGR) or x 4 (BGRA); "
-                         f"got shape {image.shape}")
-    height, width = converted.shape[:2]
-    if min(height, width) < min_side:
-        raise InputError(f"the image is {width}x{height} px, too small to hold a face; frames must be at "
-                         f"least {min_side}x{min_side} px (detection.min_face_px is the smallest face)")
-    return np.ascontiguousarray(converted)
-
-
 #: in the back-half hand-over list: forget every face (no track id: those are f1, f2, ...)
 _RESET = "*"
 
@@ -344,7 +315,8 @@ class Pipeline:
         the expression is this image's own (expression_scores == raw_scores, the label is their argmax,
         valence/arousal from them), there are no micro-expression events, and the video state (tracks,
         smoothing, MiE) is neither used nor changed: calls are independent, in any order, and may be
-        interleaved with process(). ``boxes`` (x0, y0, x1, y1 image px each) skips the detector and takes
+        interleaved with process() in the same thread (not while core/frame_pipeline.py runs a front() on its
+        worker: both use the detector's and the mesh's reused buffers). ``boxes`` (x0, y0, x1, y1 image px each) skips the detector and takes
         these as the faces, e.g. ``[(0, 0, w, h)]`` for an image known to be one face crop; as for detected
         faces, the reported box is then taken from the face mesh where the mesh finds the face.
         """
@@ -408,16 +380,3 @@ class Pipeline:
             del self._faces[track_id]
             self._back_ops.append(track_id)  # the back half drops it from MiE and attention
 
-
-def covered_fractions(boxes: list[np.ndarray]) -> list[float]:
-    """For each (x0, y0, x1, y1) box, the largest share of its area that any other box overlaps."""
-    covered = [0.0] * len(boxes)
-    for i, a in enumerate(boxes):
-        area = max(1e-9, float((a[2] - a[0]) * (a[3] - a[1])))
-        for j, b in enumerate(boxes):
-            if i != j:
-                width = min(a[2], b[2]) - max(a[0], b[0])
-                height = min(a[3], b[3]) - max(a[1], b[1])
-                if width > 0 and height > 0:
-                    covered[i] = max(covered[i], float(width * height) / area)
-    return covered

@@ -82,7 +82,8 @@ def find_faces(pipeline: "Pipeline", image: np.ndarray,
 def process_still(pipeline: "Pipeline", image: np.ndarray, *, frame_id: str = "", index: int = 0,
                   stamp_ns: int = 0, boxes: Sequence[Sequence[float] | np.ndarray] | None = None) -> FrameResult:
     """See Pipeline.process_image."""
-    from fea_ros.core.pipeline import MIN_IMAGE_SIDE, STAGES, to_bgr
+    from fea_ros.core.image_msg import MIN_IMAGE_SIDE, to_bgr
+    from fea_ros.core.pipeline import STAGES
 
     image = to_bgr(image, max(MIN_IMAGE_SIDE, int(np.ceil(pipeline.config.detection.min_face_px))))
     timings = dict.fromkeys(STAGES, 0.0)
