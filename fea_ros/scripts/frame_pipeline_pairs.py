@@ -9,10 +9,10 @@ On a shared machine a second thread only helps when a core is free, and the load
 does not say whether one is free now. So each pair is preceded by a one-second sample of /proc/stat: the
 share of the machine's CPU time that was idle. ``--wait-idle F`` waits (up to ``--max-wait`` s) for a
 second with at least that idle share before a pair, so pairs can be collected in the machine's quiet
-moments. Each run is `fea-ros bench`'s own measurement (fea_ros.cli.bench.measure) in a fresh process, or
-with ``--replay`` the frames/s `fea-ros replay` prints for the bundled 3-face bag (decode and the first,
-slower frames included; CPU ms there is the whole command's, model loading included); the order within a
-pair alternates. Prints one markdown row per pair and the median ratio.
+moments. Each run is `fea-ros bench`'s own measurement (fea_ros.cli.bench.measuring.measure) in a fresh
+process, or with ``--replay`` the frames/s `fea-ros replay` prints for the bundled 3-face bag (decode and the
+first, slower frames included; CPU ms there is the whole command's, model loading included); the order within
+a pair alternates. Prints one markdown row per pair and the median ratio.
 """
 from __future__ import annotations
 
@@ -40,10 +40,12 @@ def idle_share(seconds: float = 1.0) -> float:
 
 
 def run(clip: str, config: str, pipelined: bool) -> dict[str, Any]:
-    from fea_ros.cli import bench
+    from fea_ros.cli.bench.clips import CLIPS, SAMPLES_DIR
+    from fea_ros.cli.bench.measuring import measure
+    from fea_ros.cli.bench.report import Row
 
-    data = bench.measure(str(bench.SAMPLES_DIR / bench.CLIPS[clip]), config, 1, 10, None, frame_pipeline=pipelined)
-    row = bench.Row(clip, config, data)
+    data = measure(str(SAMPLES_DIR / CLIPS[clip]), config, 1, 10, None, frame_pipeline=pipelined)
+    row = Row(clip, config, data)
     return {"fps": row.fps, "cpu": sum(data["cpu_ms"]) / data["frames"], "busiest": row.busiest_thread_cpu_ms}
 
 
