@@ -35,6 +35,15 @@ def wait_for(predicate, timeout=5.0):
     return predicate()
 
 
+def feed_one_by_one(runner, values):
+    """Start, submit each value once the one before is done, stop."""
+    runner.start()
+    for count, value in enumerate(values, 1):
+        runner.submit(value)
+        assert wait_for(lambda: runner.stats().processed == count)
+    assert runner.stop()
+
+
 def test_slow_pipeline_drops_old_frames_and_processes_newest():
     gate, entered = threading.Event(), threading.Event()
     out = Collector()
@@ -182,11 +191,7 @@ def test_two_stages_report_errors_of_either_stage_and_go_on():
         return -value
 
     runner = FrameRunner(first, out.result, out.error, finish=second)
-    runner.start()
-    for value in (1, 2, 3, 4):
-        runner.submit(value)
-        assert wait_for(lambda: runner.stats().processed == value)
-    assert runner.stop()
+    feed_one_by_one(runner, (1, 2, 3, 4))
     assert out.items == [(1, -1), (4, -4)]
     assert out.errors == [(2, "bad frame 2"), (3, "stage 2 failed on 3")]
     assert runner.stats().errors == 2
@@ -226,11 +231,7 @@ def test_a_failing_error_callback_is_logged_and_both_stages_go_on(caplog):
         raise OSError("the error publisher is gone")
 
     runner = FrameRunner(lambda v: v, out.result, broken_on_error, finish=second)
-    runner.start()
-    for value in (1, 2, 3, 4):
-        runner.submit(value)
-        assert wait_for(lambda: runner.stats().processed == value)
-    assert runner.stop()
+    feed_one_by_one(runner, (1, 2, 3, 4))
     assert out.items == [(1, -1), (4, -4)]
     logged = [r.getMessage() for r in caplog.records if r.name == "fea_ros.ros.runner"]
     assert len(logged) == 2 and "stage 2 failed on 2" in logged[0] and "the error publisher is gone" in logged[0]
