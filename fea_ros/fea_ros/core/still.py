@@ -20,7 +20,7 @@ from fea_ros.core.errors import InputError
 from fea_ros.core.landmarks import box_from_mesh, keypoints_from_mesh, roi_from_detection
 from fea_ros.core.temporal import valence_arousal
 from fea_ros.core.tiles import detect_in_tiles
-from fea_ros.core.types import EXPRESSION_LABELS, Detection, FaceResult, FrameResult, Landmarks
+from fea_ros.core.types import EXPRESSION_LABELS, ActionUnits, Detection, FaceResult, FrameResult, Landmarks
 
 if TYPE_CHECKING:
     from fea_ros.core.pipeline import Pipeline
@@ -95,8 +95,11 @@ def process_still(pipeline: "Pipeline", image: np.ndarray, *, frame_id: str = ""
     timings["detect"] = (clock() - start) * 1e3
 
     start = clock()
-    units = [pipeline.blendshapes(landmarks.points) if pipeline.blendshapes and landmarks else None
-             for _, landmarks in found]
+    units: list[ActionUnits | None] = [None] * len(found)
+    meshed = [(i, landmarks) for i, (_, landmarks) in enumerate(found) if landmarks]
+    if pipeline.blendshapes is not None and meshed:  # every face in one call, as in Pipeline.back
+        for (i, _), unit in zip(meshed, pipeline.blendshapes.many([marks.points for _, marks in meshed])):
+            units[i] = unit
     timings["blendshapes"] = (clock() - start) * 1e3
 
     start = clock()  # after the blendshapes: the expression fusion reads them

@@ -54,11 +54,6 @@ class FusionParameters:
         return np.exp(log_softmax(self.logits(per_network, blendshapes), axis=1))
 
 
-def log_features(per_network: dict[str, np.ndarray], networks: tuple[str, ...]) -> np.ndarray:
-    """(N, 7 * networks): the log of each network's clipped probabilities, side by side."""
-    return fusion_features(per_network, networks)
-
-
 def prior_weights_matrix(networks: tuple[str, ...], weights: dict[str, float]) -> np.ndarray:
     """W of the weighted log-mean: each class's score is its own log-probabilities at the networks' weights."""
     prior = np.array([weights.get(key, 0.0) for key in networks], float)
@@ -74,7 +69,7 @@ def fit_fusion(per_network: dict[str, np.ndarray], labels: np.ndarray, prior_wei
     networks = tuple(sorted(per_network))
     labels = np.asarray(labels, int)
     counts = np.bincount(labels, minlength=N_CLASSES)
-    features = log_features(per_network, networks)
+    features = fusion_features(per_network, networks)
     prior = prior_weights_matrix(networks, prior_weights)
     pull = np.full(prior.shape, l2)
     if blendshapes is not None:
