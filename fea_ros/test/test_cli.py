@@ -113,7 +113,8 @@ def test_bench_prints_stage_table_for_a_short_run(capsys):
     for stage in ("detect", "landmarks", "expression"):
         assert any(line.startswith(f"| {stage} |") for line in out.splitlines())
     assert "frame pipeline off" in out
-    assert float(cells[12]) <= float(cells[11])  # the busiest thread has at most the process's CPU time
+    # one frame at a time: the thread that calls the pipeline carries (nearly) all of the CPU time
+    assert 0.8 * float(cells[11]) < float(cells[12]) <= float(cells[11])
 
 
 def test_bench_with_the_frame_pipeline_splits_the_cpu_time_between_two_threads(capsys):
@@ -128,7 +129,7 @@ def test_bench_with_the_frame_pipeline_splits_the_cpu_time_between_two_threads(c
     assert cells[8] == cells[9] == cells[13] == "n/a"  # no share of wall time with two threads at work
     cpu, busiest = float(cells[11]), float(cells[12])
     # the front half (the mesh) runs on the second thread, the rest here: neither carries all of it
-    assert 0.3 * cpu < busiest < 0.9 * cpu
+    assert busiest < 0.9 * cpu  # (busiest is at least half of cpu by its definition: max of the two shares)
 
 
 def test_run_skips_a_frame_the_pipeline_rejects_and_goes_on(tmp_path, astronaut_folder, capsys, caplog):

@@ -72,6 +72,9 @@ def test_bad_frames_resets_and_empty_items_keep_their_place() -> None:
     # the explicit reset and the stamp that went back both start the face ids again
     assert {face["id"] for face in outcomes[25]["faces"]} <= {"f1", "f2", "f3"}  # type: ignore[index]
     assert outcomes[24]["faces"] and outcomes[25]["faces"] == []  # type: ignore[index]
+    assert outcomes["rewind"]["faces"] == []  # type: ignore[index]
+    ages = {key: max(face["track_age"] for face in outcomes[key]["faces"]) for key in (24, 26, 28)}  # type: ignore[index]
+    assert ages[24] > 20 and ages[26] < 5 and ages[28] < 5  # new tracks after the reset and after the rewind
 
 
 def test_the_same_as_reset_then_process() -> None:

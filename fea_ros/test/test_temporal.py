@@ -87,13 +87,14 @@ def smile_curve(pipeline: Pipeline, fps: int) -> tuple[np.ndarray, np.ndarray, n
     return np.array(stamps), np.array(raw), np.array(smooth)
 
 
-def test_smoothing_gives_the_same_curve_at_15_and_30_fps():
+# face-api mirror-averaged (the stage the 0.06 bound was set with): its happy score turns within ~4 frames, so the
+# sampled inputs of the two rates differ by ~0.07; the default stage turns more sharply (~0.1), hence 0.08
+@pytest.mark.parametrize(("flip_average", "bound"), [("faceapi", 0.06), ("", 0.08)], ids=["mirrored", "default"])
+def test_smoothing_gives_the_same_curve_at_15_and_30_fps(flip_average: str, bound: float):
     config = PipelineConfig.fast()
     config.tracking.confirm_frames = 1
     config.temporal.time_constant_s = 0.3
-    # face-api mirror-averaged (the stage this bound was set with): its happy score turns within ~4 frames, so the
-    # sampled inputs of the two rates differ by ~0.07; the default stage turns more sharply (~0.1)
-    config.expression.flip_average = "faceapi"
+    config.expression.flip_average = flip_average
     pipeline = Pipeline(config)
     t15, raw15, smooth15 = smile_curve(pipeline, 15)
     t30, raw30, smooth30 = smile_curve(pipeline, 30)
@@ -102,10 +103,10 @@ def test_smoothing_gives_the_same_curve_at_15_and_30_fps():
     assert raw15[0] > 0.9 and raw15.min() < 0.2
     at_15_fps_stamps = np.interp(t15, t30, smooth30)
     smoothed_gap = np.abs(smooth15 - at_15_fps_stamps).max()
-    # 0.06: the sampled input itself differs between the rates where the expression flips; smoothing with a
-    # time constant keeps the two curves closer than the inputs are
+    # the sampled input itself differs between the rates where the expression flips; smoothing with a time
+    # constant keeps the two curves clearly closer than the inputs are
     input_gap = np.abs(raw15 - np.interp(t15, t30, raw30)).max()
-    assert smoothed_gap < input_gap and smoothed_gap <= 0.06
+    assert smoothed_gap < 0.8 * input_gap and smoothed_gap <= bound
     # a per-frame smoothing factor (the mistake this guards against) would differ far more than that
     frame_alpha = smoothing_alpha(1 / 30, 0.3)
     naive15, naive30 = [raw15[0]], [raw30[0]]
