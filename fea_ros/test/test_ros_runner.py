@@ -141,38 +141,47 @@ def test_stats_before_any_frame():
 
 
 def test_two_stages_overlap_keep_order_and_hold_one_frame_each():
-    """inference.frame_pipeline in the node: stage 1 of frame n + 1 runs while stage 2 of frame n runs."""
-    gate, second_started = threading.Event(), threading.Event()
-    stage1_items = []
+    """inference.frame_pipeline in the node: stage 1 of frame n + 1 runs while stage 2 of frame n runs, and stage 1
+    takes no further frame until stage 2 has taken frame n + 1 (one frame per stage, none queued between)."""
+    release_first, release_second, overlapping = threading.Event(), threading.Event(), threading.Event()
+    ran_ahead = threading.Event()  # stage 1 began a third frame while stage 2 still held frame 1
+    stage1_calls = []  # (value, whether stage 2 had been released from frame 1 when stage 1 began it)
     out = Collector()
 
     def first(value):
-        stage1_items.append(value)
+        stage1_calls.append((value, release_second.is_set()))
         if value == 2:
-            second_started.set()
+            overlapping.set()
+            release_first.wait(5.0)  # frames 3..10 arrive while stage 1 still holds frame 2
+        elif value != 1 and not release_second.is_set():
+            ran_ahead.set()
         return value * 10
 
     def second(value):
-        if value == 10:  # frame 1 waits until frame 2's first stage has begun: the stages overlap
-            assert second_started.wait(5.0)
-            gate.wait(5.0)
+        if value == 10:  # frame 1 stays in stage 2 until the test releases it
+            assert overlapping.wait(5.0)
+            release_second.wait(5.0)
         return value + 1
 
     runner = FrameRunner(first, out.result, out.error, finish=second)
     runner.start()
     runner.submit(1)
-    assert wait_for(lambda: stage1_items == [1])
+    assert wait_for(lambda: len(stage1_calls) == 1)  # frame 1 taken before frame 2 can replace it
     runner.submit(2)
-    assert second_started.wait(5.0)
-    assert wait_for(lambda: runner._handoff is not None)  # frame 2 waits for stage 2; stage 1 takes no frame
+    assert overlapping.wait(5.0)  # stage 1 holds frame 2 while stage 2 holds frame 1
     for value in range(3, 11):
         runner.submit(value)
-    time.sleep(0.05)
-    assert stage1_items == [1, 2], "stage 1 ran ahead of stage 2 by more than one frame"
-    gate.set()
+    stats = runner.stats()  # both stages busy: each frame replaced the one before it in the mailbox
+    assert stats.dropped == 7 and stats.processed == 0
+    release_first.set()  # frame 2 is done with stage 1, but stage 2 still holds frame 1: frame 10 must wait
+    # a window for a runner that would not wait to show it (the pass condition is the order check below)
+    assert not ran_ahead.wait(0.2), "stage 1 ran ahead of stage 2 by more than one frame"
+    release_second.set()
     assert wait_for(lambda: len(out.items) == 3)
     assert runner.stop()
     assert out.items == [(1, 11), (2, 21), (10, 101)] and not out.errors
+    # frame 10 entered stage 1 only once stage 2 had been released from frame 1 (and had taken frame 2)
+    assert stage1_calls == [(1, False), (2, False), (10, True)]
     stats = runner.stats()
     assert stats.processed == 3 and stats.dropped == 7
 
@@ -198,24 +207,35 @@ def test_two_stages_report_errors_of_either_stage_and_go_on():
 
 
 def test_stopping_finishes_a_frame_that_passed_the_first_stage():
-    gate, entered = threading.Event(), threading.Event()
+    gate, entered, first_done = threading.Event(), threading.Event(), threading.Event()
     out = Collector()
+
+    def first(value):
+        if value == 2:
+            first_done.set()  # the runner hands frame 2 on to stage 2 as this returns
+        return value
 
     def second(value):
         entered.set()
         gate.wait(5.0)
         return value
 
-    runner = FrameRunner(lambda v: v, out.result, out.error, finish=second)
+    def release_once_stopping():  # stage 2 finishes frame 1 only after stop() has begun
+        assert wait_for(lambda: not runner.running)
+        gate.set()
+
+    runner = FrameRunner(first, out.result, out.error, finish=second)
     runner.start()
     runner.submit(1)
     assert entered.wait(5.0)
     runner.submit(2)
-    assert wait_for(lambda: runner._handoff is not None)
+    assert first_done.wait(5.0)  # frame 2 has passed stage 1 and waits for stage 2, busy with frame 1
     runner.submit(3)  # still in the mailbox when the runner stops: dropped
-    threading.Timer(0.1, gate.set).start()
+    releaser = threading.Thread(target=release_once_stopping)
+    releaser.start()
     assert runner.stop()
-    assert out.items == [(1, 1), (2, 2)]
+    releaser.join()
+    assert out.items == [(1, 1), (2, 2)] and not out.errors
     assert not [t for t in threading.enumerate() if t.name.startswith("fea_ros-runner")]
 
 
