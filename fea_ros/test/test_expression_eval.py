@@ -158,3 +158,65 @@ def test_fusion_fit_uses_informative_blendshapes_and_falls_back_where_a_face_has
     assert int(np.argmax(np.abs(params.weights[14:, disgusted]))) == 7  # it found the informative coefficient
     with pytest.raises(ValueError, match="blendshapes"):
         params.probabilities(nets)
+
+
+class CountingEngine:
+    """A real engine that counts its network runs."""
+
+    def __init__(self, engine):
+        self.engine, self.runs = engine, 0
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def run(self, inputs):
+        self.runs += 1
+        return self.engine.run(inputs)
+
+
+@pytest.mark.parametrize("crop", ["whole", "detect"])
+def test_each_network_runs_once_per_face_and_its_output_is_what_a_direct_call_gives(labelled, monkeypatch, crop):
+    from fea_ros.core.config import PipelineConfig
+    from fea_ros.core.inputs import VideoFileSource
+    from fea_ros.core.pipeline import Pipeline
+    from fea_ros.expression_eval import runner
+
+    counters: dict[str, CountingEngine] = {}
+
+    def counting_pipeline(config):
+        pipeline = Pipeline(config)
+        for key, engine in pipeline.expression.engines.items():
+            counters[key] = pipeline.expression.engines[key] = CountingEngine(engine)
+        return pipeline
+
+    monkeypatch.setattr(runner, "Pipeline", counting_pipeline)
+    report = evaluate_expression(labelled / "labels.csv", crop=crop, progress=False)
+    assert set(counters) == {"faceapi", "fer"}
+    # the pipeline's own expression stage is the only run: one per image or video frame with a face
+    faces = sum(item.frames for item in report.scored)
+    assert faces >= 7 and all(counter.runs == faces for counter in counters.values())
+
+    config = PipelineConfig()
+    config.mie.enabled = False
+    direct = Pipeline(config)
+
+    def networks_on(image):
+        """What the evaluation ran before: the largest face, then each network once more on it alone."""
+        if crop == "detect":
+            pad = int(round(runner.DEFAULT_PAD * max(image.shape[:2])))
+            image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+            face = runner._largest(direct.process_image(image).faces)
+        else:
+            face = direct.process_image(image, boxes=[(0.0, 0.0, float(image.shape[1]), float(image.shape[0]))]).faces[0]
+        return {key: p[0] for key, p in direct.expression.networks(image, [face.box], [face.landmarks]).items()}
+
+    for item in report.scored:
+        if item.name.endswith(".png"):
+            expected = networks_on(cv2.imread(str(item.path)))
+        else:
+            with VideoFileSource(item.path) as source:
+                frames = [networks_on(frame.image) for frame in source]
+            expected = {key: np.mean([f[key] for f in frames], axis=0) for key in frames[0]}
+        assert set(item.per_model) == set(expected)
+        for key in expected:
+            np.testing.assert_array_equal(item.per_model[key], expected[key], err_msg=f"{item.name} {key}")

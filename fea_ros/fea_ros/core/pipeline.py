@@ -292,7 +292,8 @@ class Pipeline:
                 detection_confidence=float(track.detection.score), landmarks=face_landmarks,
                 expression=smoothed.label, expression_confidence=smoothed.confidence,
                 expression_scores=smoothed.probabilities, raw_scores=expression.probabilities,
-                valence=smoothed.valence, arousal=smoothed.arousal, action_units=action_units))
+                valence=smoothed.valence, arousal=smoothed.arousal, action_units=action_units,
+                per_model=expression.per_model))
 
         height, width = image.shape[:2]
         if self.attention is not None:

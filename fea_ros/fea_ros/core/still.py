@@ -118,7 +118,7 @@ def process_still(pipeline: "Pipeline", image: np.ndarray, *, frame_id: str = ""
             detection_confidence=float(detection.score), landmarks=landmarks,
             expression=EXPRESSION_LABELS[best], expression_confidence=float(probabilities[best]),
             expression_scores=probabilities.copy(), raw_scores=probabilities.copy(),
-            valence=valence, arousal=arousal, action_units=action_units))
+            valence=valence, arousal=arousal, action_units=action_units, per_model=expression.per_model))
     height, width = image.shape[:2]
     return FrameResult(stamp_ns=stamp_ns, frame_id=frame_id, width=width, height=height, faces=faces, events=[],
                        timings_ms=timings, index=index)

@@ -117,6 +117,9 @@ class FaceResult:
     action_units: ActionUnits | None
     #: head pose, gaze, looking and engagement (None: attention disabled or no mesh)
     attention: FaceAttention | None = None
+    #: network key -> (7,) each expression network's own probabilities for this frame (EXPRESSION_LABELS order),
+    #: the numbers fused into raw_scores; kept so that nobody needs to run the networks again to see them
+    per_model: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass

@@ -131,10 +131,9 @@ class _FaceScorer:
         face = _largest(result.faces)
         if face is None:
             return None
-        # each network's own output on the same face (deterministic: the numbers the pipeline fused)
-        per_model = self.pipeline.expression.networks(image, [face.box], [face.landmarks])
+        # each network's own output on this face, as the pipeline fused it (the networks ran once)
         shapes = face.action_units.blendshapes if face.action_units is not None else None
-        return face.raw_scores, {key: p[0] for key, p in per_model.items()}, face.box - offset, shapes
+        return face.raw_scores, dict(face.per_model), face.box - offset, shapes
 
 
 def _read_image(path: Path) -> np.ndarray | None:
