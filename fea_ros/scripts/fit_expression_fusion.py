@@ -30,10 +30,9 @@ import numpy as np
 
 from fea_ros.core.action_units import BLENDSHAPE_NAMES
 from fea_ros.core.config import PipelineConfig
-from fea_ros.core.expression_fusion import N_BLENDSHAPES, fusion_file
+from fea_ros.core.expression_fusion import N_BLENDSHAPES, Fusion, fuse, fusion_file, has_blendshapes
 from fea_ros.core.types import EXPRESSION_LABELS
-from fea_ros.expression_eval.fusion_fit import (FusionParameters, choose_l2_blendshapes, cross_validate, fit_fusion,
-                                                recall_floors, stratified_folds)
+from fea_ros.expression_eval.fusion_fit import choose_l2_blendshapes, cross_validate, fit_fusions, stratified_folds
 from fea_ros.expression_eval.metrics import Scores, score
 from fea_ros.expression_eval.runner import evaluate_expression
 
@@ -71,29 +70,21 @@ def held_out_split(per_network: dict[str, np.ndarray], labels: np.ndarray, today
                    shapes: np.ndarray, args: argparse.Namespace) -> dict[str, Scores]:
     """Today's stage and the blendshape fusion on one stratified fifth that nothing was chosen or fitted on."""
     test = stratified_folds(labels, 5, seed=1) == 0
-    train, has = ~test, np.all(np.isfinite(shapes), axis=1)
-    fit_rows = train & has
-    l2_shapes, _ = choose_l2_blendshapes({k: p[train] for k, p in per_network.items()}, labels[train], PRIOR,
-                                         today[train], shapes[train], tolerance=args.tolerance, margin=args.margin)
-    nets = fit_fusion({k: p[train] for k, p in per_network.items()}, labels[train], PRIOR,
-                      recall_floor=recall_floors(labels[train], today[train], args.tolerance, args.margin,
-                                                 MIN_CLASS_FACES))
-    with_shapes = fit_fusion({k: p[fit_rows] for k, p in per_network.items()}, labels[fit_rows], PRIOR,
-                             recall_floor=recall_floors(labels[fit_rows], today[fit_rows], args.tolerance,
-                                                        args.margin, MIN_CLASS_FACES),
-                             blendshapes=shapes[fit_rows], l2_blendshapes=l2_shapes)
-    nets_only = nets.probabilities({k: p[test] for k, p in per_network.items()})
-    fused = nets_only.copy()
-    rows = np.flatnonzero(test)
-    scored = has[test]
-    fused[scored] = with_shapes.probabilities({k: p[rows[scored]] for k, p in per_network.items()},
-                                              shapes[rows[scored]])
+    train = ~test
+    fitting = {k: p[train] for k, p in per_network.items()}
+    l2_shapes, _ = choose_l2_blendshapes(fitting, labels[train], PRIOR, today[train], shapes[train],
+                                         tolerance=args.tolerance, margin=args.margin)
+    nets, with_shapes = fit_fusions(fitting, labels[train], PRIOR, today[train], shapes[train], args.tolerance,
+                                    args.margin, MIN_CLASS_FACES, l2_blendshapes=l2_shapes)
+    held_out = {k: p[test] for k, p in per_network.items()}
+    nets_only = nets(held_out)
+    fused = fuse(nets, with_shapes, held_out, shapes[test])
     return {f"held-out fifth ({int(test.sum())} faces): today": score(labels[test], today[test]),
             "held-out fifth: fitted fusion": score(labels[test], nets_only),
             f"held-out fifth: fitted + blendshapes (pull {l2_shapes} chosen on the rest)": score(labels[test], fused)}
 
 
-def document(params: FusionParameters, args: argparse.Namespace, labels: np.ndarray, faces_not_found: int,
+def document(params: Fusion, args: argparse.Namespace, labels: np.ndarray, faces_not_found: int,
              rows: dict[str, Scores], extra: dict) -> dict:
     counts = np.bincount(labels, minlength=len(EXPRESSION_LABELS))
     features = "x = concatenation over 'networks' of log(clip(p, 1e-4, 1)), p in 'labels' order"
@@ -154,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             np.savez_compressed(args.cache, **data)
     labels = data["label"].astype(int)
     shapes = data["blendshapes"].astype(float)
-    has = np.all(np.isfinite(shapes), axis=1)
+    has = has_blendshapes(shapes)
     today = sum(PRIOR[k] * data[f"today_{k}"] for k in PRIOR)
     per_network = {k: data[f"new_{k}"] for k in PRIOR}
     print(f"{len(labels)} faces scored, {int(has.sum())} with blendshapes, {len(data['not_found'])} not found")
@@ -180,11 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, s in rows.items():
         print_row(name, s)
 
-    floor = recall_floors(labels, today, args.tolerance, args.margin, MIN_CLASS_FACES)
-    nets = fit_fusion(per_network, labels, PRIOR, recall_floor=floor)
-    floor_shapes = recall_floors(labels[has], today[has], args.tolerance, args.margin, MIN_CLASS_FACES)
-    with_shapes = fit_fusion({k: p[has] for k, p in per_network.items()}, labels[has], PRIOR,
-                             recall_floor=floor_shapes, blendshapes=shapes[has], l2_blendshapes=l2_shapes)
+    nets, with_shapes = fit_fusions(per_network, labels, PRIOR, today, shapes, args.tolerance, args.margin,
+                                    MIN_CLASS_FACES, l2_blendshapes=l2_shapes)
+    if with_shapes is None:
+        print("no scored face has blendshapes: the fusion with them cannot be fitted (are blendshapes on in the "
+              "configuration?)", file=sys.stderr)
+        return 1
     flip = tuple(n for n in args.flip.split(",") if n)
     not_found = int(len(data["not_found"]))
     for params, extra in ((nets, {}), (with_shapes, {"faces_with_blendshapes": int(has.sum()),

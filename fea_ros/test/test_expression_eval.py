@@ -157,7 +157,7 @@ def test_fusion_fit_uses_informative_blendshapes_and_falls_back_where_a_face_has
     assert params.blendshapes and params.weights.shape == (14 + 52, 7)
     assert int(np.argmax(np.abs(params.weights[14:, disgusted]))) == 7  # it found the informative coefficient
     with pytest.raises(ValueError, match="blendshapes"):
-        params.probabilities(nets)
+        params(nets)
 
 
 class CountingEngine:

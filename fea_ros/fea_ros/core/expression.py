@@ -32,7 +32,7 @@ import numpy as np
 
 from fea_ros.core.config import ExpressionConfig
 from fea_ros.core.errors import ConfigError
-from fea_ros.core.expression_fusion import Fusion
+from fea_ros.core.expression_fusion import N_BLENDSHAPES, Fusion, fuse
 from fea_ros.core.landmarks import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, Roi, roll_angle
 from fea_ros.core.types import EXPRESSION_LABELS, Expression, Landmarks
 from fea_ros.inference.engine import Engine
@@ -265,13 +265,12 @@ class ExpressionClassifier:
             raise ValueError(f"{count} faces but {len(shapes)} blendshape sets")
         fused: np.ndarray
         if self.fusion is not None:
-            fused = self.fusion(per_model)
-            # a face whose blendshapes are not finite (a broken mesh) gets the fusion without them
-            present = [(i, s) for i, s in enumerate(shapes) if s is not None and np.all(np.isfinite(s))]
-            if self.fusion_blendshapes is not None and present:
-                rows = [i for i, _ in present]
-                fused[rows] = self.fusion_blendshapes({key: p[rows] for key, p in per_model.items()},
-                                                      np.stack([s for _, s in present]))
+            # a face without blendshapes, or whose blendshapes are not finite (a broken mesh), gets the fusion
+            # without them
+            missing = np.full(N_BLENDSHAPES, np.nan)
+            rows = (np.stack([missing if s is None else np.asarray(s, float) for s in shapes])
+                    if self.fusion_blendshapes is not None else None)
+            fused = fuse(self.fusion, self.fusion_blendshapes, per_model, rows)
         else:
             total = sum(self.weights.values())
             mean = np.sum([self.weights[key] * p for key, p in per_model.items()], axis=0) / total

@@ -51,24 +51,53 @@ def fusion_features(per_network: dict[str, np.ndarray], networks: tuple[str, ...
 
 @dataclass(frozen=True)
 class Fusion:
+    """One fitted combiner: what the stage loads from a fusion file, and what the fit (expression_eval/fusion_fit.py)
+    makes and writes."""
+
     networks: tuple[str, ...]
-    weights: np.ndarray  # (7 * len(networks), 7)
+    weights: np.ndarray  # (7 * len(networks) [+ 52], 7)
     bias: np.ndarray  # (7,)
     temperature: float
-    flip_average: tuple[str, ...]  # networks whose probabilities are the mean over the crop and its mirror image
-    aligned_crops: bool
     blendshapes: bool = False  # x ends with the 52 blendshape coefficients
+    #: the crops the networks' probabilities were fitted with (the stage warns when it runs others); a fresh
+    #: fit does not know them, its script writes them into the file
+    flip_average: tuple[str, ...] = ()  # networks whose probabilities are the mean over the crop and its mirror image
+    aligned_crops: bool = True
 
-    def __call__(self, per_network: dict[str, np.ndarray], blendshapes: np.ndarray | None = None) -> np.ndarray:
-        """(N, 7) calibrated probabilities from each network's (N, 7) probabilities (canonical order) and, for a
-        fusion with blendshapes, the faces' (N, 52) blendshape coefficients."""
+    def logits(self, per_network: dict[str, np.ndarray], blendshapes: np.ndarray | None = None) -> np.ndarray:
+        """(N, 7) (x W + b) / T from each network's (N, 7) probabilities (canonical order) and, for a fusion with
+        blendshapes, the faces' (N, 52) blendshape coefficients."""
         if self.blendshapes and blendshapes is None:
             raise ValueError("this expression fusion needs the faces' blendshapes")
         features = fusion_features(per_network, self.networks, blendshapes if self.blendshapes else None)
-        logits = (features @ self.weights + self.bias) / self.temperature
+        return (features @ self.weights + self.bias) / self.temperature
+
+    def __call__(self, per_network: dict[str, np.ndarray], blendshapes: np.ndarray | None = None) -> np.ndarray:
+        """(N, 7) calibrated probabilities: the softmax of logits()."""
+        logits = self.logits(per_network, blendshapes)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
+
+
+def has_blendshapes(blendshapes: np.ndarray) -> np.ndarray:
+    """(N,) whether each face's row of (N, 52) coefficients is all finite; a row of NaN is a face without them
+    (the mesh lost it, or its blendshape input was broken)."""
+    return np.all(np.isfinite(np.asarray(blendshapes, float)), axis=1)
+
+
+def fuse(fusion: Fusion, fusion_blendshapes: Fusion | None, per_network: dict[str, np.ndarray],
+         blendshapes: np.ndarray | None = None) -> np.ndarray:
+    """(N, 7): ``fusion_blendshapes`` for every face with finite blendshapes ((N, 52), NaN rows for faces without),
+    ``fusion`` (the networks alone) for the others. The stage and the fit both fuse here, so they fall back alike."""
+    fused = fusion(per_network)
+    if fusion_blendshapes is None or blendshapes is None:
+        return fused
+    shapes = np.asarray(blendshapes, float)
+    rows = np.flatnonzero(has_blendshapes(shapes))
+    if rows.size:
+        fused[rows] = fusion_blendshapes({key: np.asarray(p)[rows] for key, p in per_network.items()}, shapes[rows])
+    return fused
 
 
 def fusion_file(flip_average: tuple[str, ...] | list[str], blendshapes: bool = False) -> str:
@@ -132,4 +161,5 @@ def load_fusion(path: str | Path) -> Fusion:
         raise ConfigError(f"{path}: its blendshape_names are not the blendshape network's {N_BLENDSHAPES} names in "
                           "order (core/action_units.py BLENDSHAPE_NAMES); refit it with "
                           "scripts/fit_expression_fusion.py")
-    return Fusion(networks, weights, bias, temperature, flip, aligned, blendshapes)
+    return Fusion(networks, weights, bias, temperature, blendshapes=blendshapes, flip_average=flip,
+                  aligned_crops=aligned)

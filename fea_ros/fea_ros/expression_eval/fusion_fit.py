@@ -21,37 +21,19 @@ so the scores are never on faces the parameters were fitted to.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax
 
-from fea_ros.core.expression_fusion import fusion_features
+from fea_ros.core.expression_fusion import Fusion, fuse, fusion_features, has_blendshapes
 from fea_ros.core.types import EXPRESSION_LABELS
 
 N_CLASSES = len(EXPRESSION_LABELS)
 #: L2 pull of the blendshape weights towards 0: the default, and the choices choose_l2_blendshapes tries
 L2_BLENDSHAPES = 0.003
 L2_CHOICES = (0.003, 0.01, 0.03)
-
-
-@dataclass
-class FusionParameters:
-    networks: tuple[str, ...]
-    weights: np.ndarray  # (7 * networks [+ 52 blendshapes], 7): W
-    bias: np.ndarray  # (7,)
-    temperature: float
-    blendshapes: bool = False  # the 52 blendshape coefficients follow the log-probabilities in x
-
-    def logits(self, per_network: dict[str, np.ndarray], blendshapes: np.ndarray | None = None) -> np.ndarray:
-        if self.blendshapes and blendshapes is None:
-            raise ValueError("this fusion was fitted with the blendshapes as features: pass them")
-        features = fusion_features(per_network, self.networks, blendshapes if self.blendshapes else None)
-        return (features @ self.weights + self.bias) / self.temperature
-
-    def probabilities(self, per_network: dict[str, np.ndarray], blendshapes: np.ndarray | None = None) -> np.ndarray:
-        return np.exp(log_softmax(self.logits(per_network, blendshapes), axis=1))
 
 
 def prior_weights_matrix(networks: tuple[str, ...], weights: dict[str, float]) -> np.ndarray:
@@ -63,7 +45,7 @@ def prior_weights_matrix(networks: tuple[str, ...], weights: dict[str, float]) -
 
 def fit_fusion(per_network: dict[str, np.ndarray], labels: np.ndarray, prior_weights: dict[str, float],
                min_class_faces: int = 50, l2: float = 0.1, recall_floor: np.ndarray | None = None,
-               blendshapes: np.ndarray | None = None, l2_blendshapes: float = L2_BLENDSHAPES) -> FusionParameters:
+               blendshapes: np.ndarray | None = None, l2_blendshapes: float = L2_BLENDSHAPES) -> Fusion:
     """Fit W, b and the temperature on (N, 7) probabilities per network and (N,) label indices; with
     ``blendshapes`` (N, 52) those are further features, their weights pulled towards 0 by ``l2_blendshapes``."""
     networks = tuple(sorted(per_network))
@@ -103,8 +85,38 @@ def fit_fusion(per_network: dict[str, np.ndarray], labels: np.ndarray, prior_wei
     weights, bias = unpack(result.x)
     if recall_floor is not None:
         bias = bias + raise_biases(features @ weights + bias, labels, recall_floor)
-    return FusionParameters(networks, weights, bias, fit_temperature(features @ weights + bias, labels),
-                            blendshapes is not None)
+    return Fusion(networks, weights, bias, fit_temperature(features @ weights + bias, labels),
+                  blendshapes=blendshapes is not None)
+
+
+def fit_fusions(per_network: dict[str, np.ndarray], labels: np.ndarray, prior_weights: dict[str, float],
+                baseline: np.ndarray | None = None, blendshapes: np.ndarray | None = None, tolerance: float = 0.03,
+                margin: float = 0.03, min_class_faces: int = 50, l2: float = 0.1,
+                l2_blendshapes: float = L2_BLENDSHAPES) -> tuple[Fusion, Fusion | None]:
+    """The stage's two combiners fitted on these faces: one on the networks alone (every face), and with
+    ``blendshapes`` (N, 52; a row of NaN where a face has none) one that also reads them, fitted on the faces that
+    have them (None without blendshapes). With ``baseline`` (N, 7) probabilities of today's stage, each keeps every
+    class's recall on its own fitting faces within ``tolerance`` of the baseline's (recall_floors)."""
+    labels = np.asarray(labels, int)
+
+    def fit(rows: np.ndarray, shapes: np.ndarray | None) -> Fusion:
+        floor = None if baseline is None else recall_floors(labels[rows], baseline[rows], tolerance, margin,
+                                                              min_class_faces)
+        return fit_fusion({key: p[rows] for key, p in per_network.items()}, labels[rows], prior_weights,
+                          min_class_faces=min_class_faces, l2=l2, recall_floor=floor,
+                          blendshapes=None if shapes is None else shapes[rows], l2_blendshapes=l2_blendshapes)
+
+    nets = fit(np.ones(len(labels), bool), None)
+    if blendshapes is None:
+        return nets, None
+    shapes = np.asarray(blendshapes, float)
+    has = has_blendshapes(shapes)
+    return nets, fit(has, shapes) if np.any(has) else None
+
+
+def without_temperature(fusion: Fusion) -> Fusion:
+    """The same combiner before its calibration (T = 1)."""
+    return replace(fusion, temperature=1.0)
 
 
 def recalls(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -173,27 +185,19 @@ def cross_validate(per_network: dict[str, np.ndarray], labels: np.ndarray, prior
     assignment = stratified_folds(labels, folds, seed)
     calibrated = np.zeros((len(labels), N_CLASSES))
     uncalibrated = np.zeros((len(labels), N_CLASSES))
-    has_shapes = (np.zeros(len(labels), bool) if blendshapes is None
-                  else np.all(np.isfinite(np.asarray(blendshapes, float)), axis=1))
+    shapes = None if blendshapes is None else np.asarray(blendshapes, float)
     for fold in range(folds):
         train, test = assignment != fold, assignment == fold
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = [(train, test & ~has_shapes, None)]
-        if blendshapes is not None:
-            parts.append((train & has_shapes, test & has_shapes, blendshapes))
-        for fit_rows, score_rows, shapes in parts:
-            if not np.any(score_rows):
-                continue
-            floor = None if baseline is None else recall_floors(labels[fit_rows], baseline[fit_rows], tolerance,
-                                                                  margin, min_class_faces)
-            params = fit_fusion({key: p[fit_rows] for key, p in per_network.items()}, labels[fit_rows],
-                                prior_weights, min_class_faces=min_class_faces, l2=l2, recall_floor=floor,
-                                blendshapes=None if shapes is None else shapes[fit_rows],
-                                l2_blendshapes=l2_blendshapes)
-            held_out = {key: p[score_rows] for key, p in per_network.items()}
-            held_shapes = None if shapes is None else shapes[score_rows]
-            calibrated[score_rows] = params.probabilities(held_out, held_shapes)
-            uncalibrated[score_rows] = np.exp(log_softmax(params.logits(held_out, held_shapes) * params.temperature,
-                                                          axis=1))
+        nets, with_shapes = fit_fusions({key: p[train] for key, p in per_network.items()}, labels[train],
+                                        prior_weights, None if baseline is None else baseline[train],
+                                        None if shapes is None else shapes[train], tolerance, margin,
+                                        min_class_faces, l2, l2_blendshapes)
+        held_out = {key: p[test] for key, p in per_network.items()}
+        held_shapes = None if shapes is None else shapes[test]
+        calibrated[test] = fuse(nets, with_shapes, held_out, held_shapes)
+        uncalibrated[test] = fuse(without_temperature(nets),
+                                  None if with_shapes is None else without_temperature(with_shapes), held_out,
+                                  held_shapes)
     return calibrated, uncalibrated
 
 
