@@ -331,6 +331,31 @@ class InProcessNode:
     def status(self) -> Any:
         return self.peer.status(self.name)
 
+    def subscribed_reliability(self) -> str:
+        """How the node subscribes to its camera as the ROS graph shows it (``ros2 topic info -v``): "reliable",
+        "best_effort", or "" while it is not subscribed."""
+        for topic in (self.topic("image"), self.topic("image/compressed")):
+            for info in self.peer.node.get_subscriptions_info_by_topic(topic):
+                if info.node_name == "pipeline_node" and info.node_namespace == f"/{self.namespace}":
+                    return "reliable" if info.qos_profile.reliability == ReliabilityPolicy.RELIABLE else "best_effort"
+        return ""
+
+    def wait_reliable(self, what: str = "qos auto to follow the reliable publisher") -> None:
+        """qos auto re-subscribes reliable within a second of seeing a reliable publisher; a frame sent during the
+        switch would be lost (once, harmlessly, on a robot), so the tests wait for it."""
+        wait_until(lambda: self.subscribed_reliability() == "reliable", 10, what)
+
+    # the node's input counters, which /diagnostics shows only once a second
+    def rejected(self) -> dict[str, int]:
+        """Unusable images the node counted since activation, by kind."""
+        source = self.node._input
+        return dict(source.rejects.counts) if source is not None else {}
+
+    def has_camera_info(self, stamp: int) -> bool:
+        """Whether the node holds a CameraInfo for an image stamped ``stamp`` (ns)."""
+        source = self.node._input
+        return source is not None and source.camera_info.match(stamp) is not None
+
     def wait_log(self, matches: Callable[[str], bool], level: int = 0, timeout_s: float = 20.0) -> list[str]:
         """The node's /rosout texts at ``level`` or above that ``matches``, once there is at least one."""
         return wait_until(lambda: [text for text in self.logs(level) if matches(text)], timeout_s,

@@ -38,7 +38,7 @@ def run_node(peer, astronaut, namespace, fx=None):
         images = peer.publisher(Image, node.topic("image"), reliable(2))
         infos = peer.publisher(CameraInfo, node.topic("camera_info"), reliable(5)) if fx else None
         peer.wait_for_subscriber(images)
-        wait_until(lambda: node.node._reliability == "reliable", 10, "qos auto to follow the reliable publisher")
+        node.wait_reliable()
         if infos is not None:
             peer.wait_for_subscriber(infos)
         height, width = astronaut.shape[:2]
@@ -46,7 +46,7 @@ def run_node(peer, astronaut, namespace, fx=None):
             stamp = START_NS + index * PERIOD_NS
             if infos is not None:
                 infos.publish(camera_info(stamp, fx, width, height))
-                wait_until(lambda: node.node._camera_info.match(stamp) is not None, 10, "the CameraInfo")
+                wait_until(lambda: node.has_camera_info(stamp), 10, "the CameraInfo")
             images.publish(image_message(astronaut, "bgr8", stamp=stamp, frame_id="cam_optical"))
             wait_until(lambda: any(stamp_ns(m.header) == stamp for m in faces.snapshot()), 60,
                        f"the faces result of frame {index}")

@@ -57,14 +57,14 @@ def run_interleaved(peer, node, defects, valid, compressed):
     publisher = peer.publisher(CompressedImage if compressed else Image,
                                node.topic("image/compressed" if compressed else "image"), reliable(2))
     peer.wait_for_subscriber(publisher)
-    wait_until(lambda: node.node._reliability == "reliable", 10, "qos auto to follow the reliable publisher")
+    node.wait_reliable()
     index = 0
     for round_ in range(2):
         for kind, bad in defects.items():
-            rejected = sum(node.node._rejects.counts.values())
+            rejected = sum(node.rejected().values())
             set_stamp(bad.header, START_NS + index * PERIOD_NS)
             publisher.publish(bad)
-            wait_until(lambda: sum(node.node._rejects.counts.values()) > rejected, 20, f"the {kind} image to be rejected")
+            wait_until(lambda: sum(node.rejected().values()) > rejected, 20, f"the {kind} image to be rejected")
             index += 1
             good = valid(START_NS + index * PERIOD_NS)
             publisher.publish(good)
@@ -119,9 +119,9 @@ def test_a_tiny_image_is_rejected_and_an_8k_image_is_processed(peer, astronaut):
         faces = peer.collect(FaceExpressionArray, node.topic("faces"), reliable(10))
         publisher = peer.publisher(Image, node.topic("image"), reliable(1))
         peer.wait_for_subscriber(publisher)
-        wait_until(lambda: node.node._reliability == "reliable", 10, "qos auto to follow the reliable publisher")
+        node.wait_reliable()
         publisher.publish(image_message(np.full((1, 1, 3), 128, np.uint8), stamp=START_NS))
-        wait_until(lambda: node.node._rejects.counts["too_small"] == 1, 20, "the 1x1 image to be rejected")
+        wait_until(lambda: node.rejected().get("too_small") == 1, 20, "the 1x1 image to be rejected")
         huge = np.zeros((4320, 7680, 3), np.uint8)
         huge[1000:1512, 3000:3512] = cv2.resize(astronaut, (512, 512))
         stamp = START_NS + PERIOD_NS
@@ -187,7 +187,7 @@ def test_qos_auto_subscribes_reliable_to_a_reliable_camera_of_large_frames(peer,
     camera = peer.publisher(Image, node.topic("image"), reliable(1))
     faces = peer.collect(FaceExpressionArray, node.topic("faces"), reliable(50))
     try:
-        wait_until(lambda: node.node._reliability == "reliable", 10, "qos auto to follow the reliable camera")
+        node.wait_reliable("qos auto to follow the reliable camera")
         frame = cv2.resize(astronaut, (1920, 1080))
         for i in range(20):  # 1080p bgr8 at 10 Hz: 6 MB messages
             camera.publish(image_message(frame, stamp=START_NS + i * 100_000_000))

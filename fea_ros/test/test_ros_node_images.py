@@ -23,9 +23,7 @@ def send_and_collect(peer, node, messages, compressed=False, timeout_s=60.0):
     publisher = peer.publisher(CompressedImage if compressed else Image,
                                node.topic("image/compressed" if compressed else "image"), reliable(2))
     peer.wait_for_subscriber(publisher)
-    # qos auto re-subscribes reliable within a second of seeing this reliable publisher; a frame sent during
-    # the switch would be lost (once, harmlessly, on a robot), so the test waits for it
-    wait_until(lambda: node.node._reliability == "reliable", 10, "the node to follow the reliable publisher")
+    node.wait_reliable("the node to follow the reliable publisher")
     for msg in messages:
         publisher.publish(msg)
         wanted = stamp_ns(msg.header)

@@ -1,1 +1,2 @@
-"""The ROS 2 layer. Only pipeline_node imports rclpy; every other module here runs without ROS."""
+"""The ROS 2 layer. Only pipeline_node and its parts in ros/node/ import rclpy; every other module here runs without
+ROS."""
