@@ -12,7 +12,6 @@ from core_scenes import Placement, astronaut_bgr, render
 from fea_ros.cli import main
 from fea_ros.core.types import EXPRESSION_LABELS
 from fea_ros.expression_eval.errors import LabelsFileError
-from fea_ros.expression_eval.fusion_fit import cross_validate, fit_fusion, raise_biases, recalls
 from fea_ros.expression_eval.labels import read_labels
 from fea_ros.expression_eval.metrics import expected_calibration_error, score
 from fea_ros.expression_eval.runner import evaluate_expression
@@ -113,51 +112,6 @@ def test_the_command_prints_the_table(labelled, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "balanced accuracy" in text and "not found: 2" in text and "contempt 1" in text
     assert main(["evaluate", "expression", str(tmp_path / "nothing.csv")]) == 2
-
-
-def test_fusion_fit_learns_from_an_informative_network_and_keeps_recall_floors():
-    rng = np.random.default_rng(3)
-    labels = np.repeat(np.arange(7), [200, 200, 120, 120, 20, 80, 100])
-    # net "a" knows the class but is biased towards neutral; net "b" is noise
-    logits_a = rng.normal(0, 1.0, (len(labels), 7))
-    logits_a[np.arange(len(labels)), labels] += 1.5
-    logits_a[:, 0] += 1.2
-    a = np.exp(logits_a) / np.exp(logits_a).sum(1, keepdims=True)
-    b = rng.dirichlet(np.ones(7), len(labels))
-    prior = 0.5 * a + 0.5 * b
-    held_out, _ = cross_validate({"a": a, "b": b}, labels, {"a": 0.5, "b": 0.5})
-    assert score(labels, held_out).balanced_accuracy > score(labels, prior).balanced_accuracy + 0.05
-    params = fit_fusion({"a": a, "b": b}, labels, {"a": 0.5, "b": 0.5})
-    assert np.abs(params.weights[:7]).sum() > np.abs(params.weights[7:]).sum()  # it trusts the informative net
-    floor = np.full(7, -1.0)
-    floor[0] = 0.95
-    offsets = raise_biases(np.log(a), labels, floor)
-    assert recalls(labels, np.log(a) + offsets)[0] >= 0.95 and offsets[0] > 0
-
-
-def test_fusion_fit_uses_informative_blendshapes_and_falls_back_where_a_face_has_none():
-    rng = np.random.default_rng(5)
-    labels = np.repeat(np.arange(7), [150, 150, 100, 100, 20, 80, 100])
-    # both networks are weak; one "blendshape" coefficient says whether the face is disgusted
-    a = rng.dirichlet(np.ones(7), len(labels))
-    b = rng.dirichlet(np.ones(7), len(labels))
-    shapes = rng.uniform(0.0, 0.2, (len(labels), 52))
-    disgusted = EXPRESSION_LABELS.index("disgusted")
-    shapes[labels == disgusted, 7] += 0.7
-    shapes[:40] = np.nan  # the mesh lost these faces: no blendshapes
-    nets = {"a": a, "b": b}
-    plain, _ = cross_validate(nets, labels, {"a": 0.5, "b": 0.5})
-    with_shapes, _ = cross_validate(nets, labels, {"a": 0.5, "b": 0.5}, blendshapes=shapes)
-    has = np.all(np.isfinite(shapes), axis=1)
-    assert recalls(labels[has], with_shapes[has])[disgusted] > recalls(labels[has], plain[has])[disgusted] + 0.5
-    # the faces without blendshapes are scored by the networks' fusion alone, as the stage does
-    assert np.all(np.isfinite(with_shapes)) and np.allclose(with_shapes.sum(axis=1), 1.0)
-    params = fit_fusion({k: p[has] for k, p in nets.items()}, labels[has], {"a": 0.5, "b": 0.5},
-                        blendshapes=shapes[has])
-    assert params.blendshapes and params.weights.shape == (14 + 52, 7)
-    assert int(np.argmax(np.abs(params.weights[14:, disgusted]))) == 7  # it found the informative coefficient
-    with pytest.raises(ValueError, match="blendshapes"):
-        params(nets)
 
 
 class CountingEngine:

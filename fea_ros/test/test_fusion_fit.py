@@ -1,5 +1,5 @@
-"""The expression-fusion fit (expression_eval/fusion_fit.py) and its script (scripts/fit_expression_fusion.py) share one
-fitting path, and the stage fuses with the same fallback as the fit scores with."""
+"""The expression-fusion fit (expression_eval/fusion_fit.py): what it learns, and that it, its script
+(scripts/fit_expression_fusion.py) and the stage share one fitting path and one fallback."""
 from __future__ import annotations
 
 import importlib.util
@@ -12,12 +12,22 @@ import pytest
 from fea_ros.core.config import ExpressionConfig, InferenceConfig
 from fea_ros.core.expression import NETS, ExpressionClassifier
 from fea_ros.core.expression_fusion import N_BLENDSHAPES, fuse, fusion_file, load_fusion
-from fea_ros.expression_eval.fusion_fit import (cross_validate, fit_fusion, fit_fusions, recall_floors,
-                                                stratified_folds)
+from fea_ros.core.types import EXPRESSION_LABELS
+from fea_ros.expression_eval.fusion_fit import (cross_validate, fit_fusion, fit_fusions, raise_biases, recall_floors,
+                                                recalls, stratified_folds)
+from fea_ros.expression_eval.metrics import score
 from fea_ros.inference.factory import create_engine
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "fit_expression_fusion.py"
 PRIOR = {"faceapi": 0.6, "fer": 0.4}
+
+
+def biased_network(rng: np.random.Generator, labels: np.ndarray, signal: float, neutral_bias: float) -> np.ndarray:
+    """(N, 7) probabilities of a network that knows the class (``signal`` on its logit) but leans to neutral."""
+    logits = rng.normal(0, 1.0, (len(labels), 7))
+    logits[np.arange(len(labels)), labels] += signal
+    logits[:, 0] += neutral_bias
+    return np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +36,7 @@ def faces() -> dict[str, np.ndarray]:
     disgust (the others are 0); some faces without blendshapes (NaN rows); today's stage a noisier mean."""
     rng = np.random.default_rng(11)
     labels = np.repeat(np.arange(7), [70, 70, 40, 40, 12, 30, 40])
-    logits = rng.normal(0, 1.0, (len(labels), 7))
-    logits[np.arange(len(labels)), labels] += 1.2
-    logits[:, 0] += 0.8
-    faceapi = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    faceapi = biased_network(rng, labels, 1.2, 0.8)
     fer = 0.7 * rng.dirichlet(np.full(7, 2.0), len(labels)) + 0.3 * np.eye(7)[labels]
     shapes = np.zeros((len(labels), N_BLENDSHAPES))  # constant coefficients keep the fits short
     shapes[:, 7] = rng.uniform(0.0, 0.2, len(labels)) + 0.5 * (labels == 5)
@@ -108,3 +115,44 @@ def test_the_script_writes_the_fusions_fit_fusions_gives(faces, tmp_path):
         assert loaded.temperature == pytest.approx(fitted.temperature, abs=5e-7)
     rows = json.loads(nets_file.read_text())["cross_validated"]
     assert {"new crops, fitted fusion (5-fold CV)", "held-out fifth: fitted fusion"} <= set(rows)
+
+
+def test_fusion_fit_learns_from_an_informative_network_and_keeps_recall_floors():
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(7), [200, 200, 120, 120, 20, 80, 100])
+    a = biased_network(rng, labels, 1.5, 1.2)  # net "a" knows the class but leans to neutral; net "b" is noise
+    b = rng.dirichlet(np.ones(7), len(labels))
+    prior = 0.5 * a + 0.5 * b
+    held_out, _ = cross_validate({"a": a, "b": b}, labels, {"a": 0.5, "b": 0.5})
+    assert score(labels, held_out).balanced_accuracy > score(labels, prior).balanced_accuracy + 0.05
+    params = fit_fusion({"a": a, "b": b}, labels, {"a": 0.5, "b": 0.5})
+    assert np.abs(params.weights[:7]).sum() > np.abs(params.weights[7:]).sum()  # it trusts the informative net
+    floor = np.full(7, -1.0)
+    floor[0] = 0.95
+    offsets = raise_biases(np.log(a), labels, floor)
+    assert recalls(labels, np.log(a) + offsets)[0] >= 0.95 and offsets[0] > 0
+
+
+def test_fusion_fit_uses_informative_blendshapes_and_falls_back_where_a_face_has_none():
+    rng = np.random.default_rng(5)
+    labels = np.repeat(np.arange(7), [150, 150, 100, 100, 20, 80, 100])
+    # both networks are weak; one "blendshape" coefficient says whether the face is disgusted
+    a = rng.dirichlet(np.ones(7), len(labels))
+    b = rng.dirichlet(np.ones(7), len(labels))
+    shapes = rng.uniform(0.0, 0.2, (len(labels), 52))
+    disgusted = EXPRESSION_LABELS.index("disgusted")
+    shapes[labels == disgusted, 7] += 0.7
+    shapes[:40] = np.nan  # the mesh lost these faces: no blendshapes
+    nets = {"a": a, "b": b}
+    plain, _ = cross_validate(nets, labels, {"a": 0.5, "b": 0.5})
+    with_shapes, _ = cross_validate(nets, labels, {"a": 0.5, "b": 0.5}, blendshapes=shapes)
+    has = np.all(np.isfinite(shapes), axis=1)
+    assert recalls(labels[has], with_shapes[has])[disgusted] > recalls(labels[has], plain[has])[disgusted] + 0.5
+    # the faces without blendshapes are scored by the networks' fusion alone, as the stage does
+    assert np.all(np.isfinite(with_shapes)) and np.allclose(with_shapes.sum(axis=1), 1.0)
+    params = fit_fusion({k: p[has] for k, p in nets.items()}, labels[has], {"a": 0.5, "b": 0.5},
+                        blendshapes=shapes[has])
+    assert params.blendshapes and params.weights.shape == (14 + 52, 7)
+    assert int(np.argmax(np.abs(params.weights[14:, disgusted]))) == 7  # it found the informative coefficient
+    with pytest.raises(ValueError, match="blendshapes"):
+        params(nets)
