@@ -114,6 +114,21 @@ def test_a_bad_parameter_from_the_params_file_fails_configure_until_it_is_set_ri
     assert node.configure() and node.state() == "inactive"
 
 
+def test_a_refused_atomic_set_does_not_clear_a_bad_parameter_from_the_params_file(node_factory):
+    from rclpy.parameter import Parameter
+
+    node = node_factory("lc_badatomic", **{"inference.backend": "foo"})
+    # the fix for the backend comes with a refused value: rclpy sets neither, so the backend is still not set right
+    result = node.node.set_parameters_atomically([Parameter("inference.backend", value="auto"),
+                                                  Parameter("detection.detector", value="huge")])
+    assert not result.successful and "use one of: full, short" in result.reason
+    assert node.node.get_parameter("inference.backend").value == "onnxruntime"  # the default, declared for 'foo'
+    assert not node.configure() and node.state() == "unconfigured"
+    node.wait_log(lambda t: "configure failed" in t and "inference.backend" in t, LOG_LEVELS["ERROR"])
+    assert node.node.set_parameters_atomically([Parameter("inference.backend", value="onnxruntime")]).successful
+    assert node.configure() and node.state() == "inactive"
+
+
 @pytest.mark.parametrize("name, value, expected", [
     ("inference.backend", "foo", "use one of"),
     ("detection.redetect_interval", 0, "out of range"),  # ROS checks descriptor ranges itself

@@ -62,6 +62,9 @@ class NodeParameters:
             text = params.problem(spec, parameter.value) if spec is not None else None
             if text:
                 problems.append(text)
-            else:
-                self._problems.pop(parameter.name, None)  # a bad value from the params file is fixed
+        if not problems:
+            # a bad value from the params file is fixed only once the set is accepted: rclpy refuses an atomic set
+            # (set_parameters_atomically) as a whole, so one refused value leaves the others unset as well
+            for parameter in parameters:
+                self._problems.pop(parameter.name, None)
         return SetParametersResult(successful=not problems, reason="; ".join(problems))
