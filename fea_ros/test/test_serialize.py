@@ -27,6 +27,7 @@ def make_result(valence: float = 0.61234567) -> FrameResult:
         raw_scores=np.array([0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]), valence=valence, arousal=-0.0000001,
         action_units=ActionUnits(blendshapes=np.linspace(0, 1, 52), au_numbers=(1, 12, 45),
                                  intensities=np.array([0.1, 0.87654, 0.0])),
+        per_model={"faceapi": np.array([0.1, 0.7, 0.05, 0.05, 0.04, 0.03, 0.03]), "fer": scores.copy()},
     )
     event = MicroExpressionEvent(face_id="f1", onset_ns=1_000_000_000, apex_ns=1_100_000_000,
                                  offset_ns=1_250_000_000, type="MICRO", regions=("mouth",), action_units=(12,),
@@ -47,6 +48,26 @@ def test_fields_in_fixed_order():
     assert list(face["scores"]) == list(EXPRESSION_LABELS)
     assert list(record["events"][0]) == ["face_id", "type", "onset_ns", "apex_ns", "offset_ns", "duration_s",
                                          "regions", "action_units", "intensity", "confidence", "emitted_ns"]
+
+
+def test_the_networks_own_outputs_stay_out_of_the_record():
+    """FaceResult.per_model is for `fea-ros evaluate expression` in-process; a JSONL line carries the fusion only."""
+    result = make_result()
+    assert result.faces[0].per_model  # filled, as the pipeline fills it
+    for landmarks in (False, True):
+        keys = set()
+
+        def collect(value):
+            if isinstance(value, dict):
+                keys.update(value)
+                for item in value.values():
+                    collect(item)
+            elif isinstance(value, list):
+                for item in value:
+                    collect(item)
+
+        collect(json.loads(frame_result_to_json(result, landmarks=landmarks)))
+        assert not keys & {"per_model", "faceapi", "fer"}
 
 
 def test_values_are_plain_json_and_rounded():
