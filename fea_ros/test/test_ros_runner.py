@@ -220,8 +220,10 @@ def test_stopping_finishes_a_frame_that_passed_the_first_stage():
         gate.wait(5.0)
         return value
 
+    stopping_seen = []  # an assert in this thread would only print: the test asserts what it saw
+
     def release_once_stopping():  # stage 2 finishes frame 1 only after stop() has begun
-        assert wait_for(lambda: not runner.running)
+        stopping_seen.append(wait_for(lambda: not runner.running))
         gate.set()
 
     runner = FrameRunner(first, out.result, out.error, finish=second)
@@ -235,6 +237,7 @@ def test_stopping_finishes_a_frame_that_passed_the_first_stage():
     releaser.start()
     assert runner.stop()
     releaser.join()
+    assert stopping_seen == [True]
     assert out.items == [(1, 1), (2, 2)] and not out.errors
     assert not [t for t in threading.enumerate() if t.name.startswith("fea_ros-runner")]
 
