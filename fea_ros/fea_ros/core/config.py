@@ -63,7 +63,7 @@ class MieConfig:
     enabled: bool = True
     window_s: float = 0.2  # look-ahead after an offset before the event is emitted (= the delay bound)
     flow_offset_s: float = 0.3  # k in "flow between t and t-k", in seconds (the reference frame's lag)
-    threshold_sigma: float = 5.0  # adaptive threshold in units of the face's own noise level
+    threshold_sigma: float = 4.5  # adaptive threshold in units of the face's own noise level
     low_sigma: float = 1.5  # onset/offset: where the signal falls back below this many noise units ...
     edge_fraction: float = 0.1  # ... or below this fraction of the event's peak, whichever is higher
     micro_max_s: float = 0.5  # events up to this long (and below macro_intensity) are MICRO
@@ -72,6 +72,7 @@ class MieConfig:
     noise_time_constant_s: float = 3.0  # memory of the per-face noise estimate
     warmup_s: float = 1.0  # nothing is reported until a track has been seen this long (its noise level learnt)
     blink_ear_ratio: float = 0.75  # eye aspect ratio below this fraction of its baseline = blink
+    speech_share: float = 0.15  # lips moving in this share of the last second: talking, lips alone start nothing
     au_delta: float = 0.1  # an action unit "moved" when its intensity rose this much during the event
     crop_px: int = 128  # side of the aligned face crop
     occlusion_overlap: float = 0.1  # a face whose box another face covers this much is not measured (restarts)

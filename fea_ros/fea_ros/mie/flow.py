@@ -200,3 +200,51 @@ CHANNEL_NAMES, CHANNEL_REGIONS, _CHANNEL_MATRIX = _build_channels()
 def channel_motion(motion: np.ndarray) -> np.ndarray:
     """(C, 2) channel vectors from the (R, 2) region motion, CHANNEL_NAMES order."""
     return _CHANNEL_MATRIX @ motion.reshape(-1)
+
+
+class BoxRefiner:
+    """One Lucas-Kanade step per box at full crop resolution on what the flow left over.
+
+    DIS stops at half resolution, so the sub-pixel motion of a thin structure (an upper eyelid, a fraction of a
+    pixel in the crop) is blurred by its patches and the upsampling into the still skin around it. Warping the
+    current crop back along the flow and solving, per box, for the one translation that best explains what is
+    left uses every pixel of the box at full resolution. The step is linear, valid for what the flow missed
+    (well under a pixel); on a uniform shift of the whole crop it is less precise than DIS's mean (it adds noise
+    and overshoots), so the spotter uses it only for the eye boxes, where it finds small lid raises that DIS
+    misses. Only the window around the boxes is computed.
+    """
+
+    def __init__(self, damping: float = 1.0) -> None:
+        self.damping = damping  # grey levels^2 per px: keeps a box with an edge in one direction only stable
+
+    def __call__(self, reference: np.ndarray, current: np.ndarray, flow: np.ndarray,
+                 boxes: np.ndarray) -> np.ndarray:
+        """(B, 2) corrections of the mean flow of ``boxes`` (B, 4: x0, y0, x1, y1 exclusive, crop px)."""
+        h, w = reference.shape
+        boxes = np.asarray(boxes)
+        # a pixel around the boxes for the gradient filter
+        wx0, wy0 = max(int(boxes[:, 0].min()) - 1, 0), max(int(boxes[:, 1].min()) - 1, 0)
+        wx1, wy1 = min(int(boxes[:, 2].max()) + 1, w), min(int(boxes[:, 3].max()) + 1, h)
+        window = flow[wy0:wy1, wx0:wx1]
+        xs = np.arange(wx0, wx1, dtype=np.float32)[None, :] + window[..., 0]
+        ys = np.arange(wy0, wy1, dtype=np.float32)[:, None] + window[..., 1]
+        warped = cv2.remap(current, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        ref = reference[wy0:wy1, wx0:wx1].astype(np.float32)
+        # no smoothing first: it would take the lid's fine detail with it (smoothing by 1 px found fewer small
+        # lid raises on the tuning seeds), at the price of a step that overshoots a shift by up to about half
+        gx = cv2.Sobel(ref, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
+        gy = cv2.Sobel(ref, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
+        error = ref - warped
+        # box sums from integral images (OpenCV's integral takes up to 4 channels)
+        structure = cv2.integral(cv2.merge([gx * gx, gx * gy, gy * gy]), sdepth=cv2.CV_64F)
+        mismatch = cv2.integral(cv2.merge([gx * error, gy * error]), sdepth=cv2.CV_64F)
+        x0, y0, x1, y1 = (boxes - np.array([wx0, wy0, wx0, wy0])).T
+        totals = np.hstack([sums[y1, x1] - sums[y0, x1] - sums[y1, x0] + sums[y0, x0]
+                            for sums in (structure, mismatch)])  # (B, 5)
+        n = ((x1 - x0) * (y1 - y0)).astype(np.float64)
+        a = totals[:, 0] + self.damping * n
+        b = totals[:, 1]
+        d = totals[:, 2] + self.damping * n
+        det = a * d - b * b
+        ex, ey = totals[:, 3], totals[:, 4]
+        return np.stack([(d * ex - b * ey) / det, (a * ey - b * ex) / det], axis=1)

@@ -34,8 +34,9 @@ from fea_ros.core.config import MieConfig
 from fea_ros.core.errors import ConfigError, InputError
 from fea_ros.core.types import ActionUnits, Landmarks, MicroExpressionEvent
 from fea_ros.mie.alignment import AlignedFace, FaceAligner
+from fea_ros.mie.speech import LipActivity
 from fea_ros.mie.flow import (BROW_REGIONS, CHANNEL_NAMES, CHANNEL_REGIONS, EYE_REGIONS, REGION_NAMES,
-                              FlowEstimator, RegionBoxes, channel_motion, region_boxes, region_motion,
+                              BoxRefiner, FlowEstimator, RegionBoxes, channel_motion, region_boxes, region_motion,
                               similarity_residual)
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ _EYE_CHANNELS = [CHANNEL_NAMES.index(name) for name in EYE_REGIONS]
 _LID_CHANNELS = [CHANNEL_NAMES.index(REGION_NAMES[row]) for row in _LID_ROWS]
 _NOT_EYE = ~_EYE_MASK
 _EYE_OR_BROW = _EYE_MASK | _BROW_MASK
+#: channels of the lips alone (upper lip, lower lip, the two together): what speech moves
+_LIP_MASK = np.array([all(r in ("upper_lip", "lower_lip") for r in regions) for regions in CHANNEL_REGIONS])
 _NO_SCALE = np.ones(len(CHANNEL_NAMES))
 _BLINK_SCALE = np.where(_BROW_MASK, BLINK_BROW_FACTOR, 1.0)
 #: a start also needs this fraction of the threshold after a whole-face similarity is taken out
@@ -183,6 +186,7 @@ class _Track:
     before_blink: _Sample | None = None  # the last open-eye frame before the latest blink
     trough: float = float("inf")  # lowest level since the event's peak ...
     trough_ns: int = 0  # ... and when
+    lips: LipActivity = field(default_factory=LipActivity)  # frames at rest in which the lips moved (speech)
 
 
 class MieSpotter:
@@ -198,6 +202,7 @@ class MieSpotter:
             raise ConfigError(f"mie.threshold_sigma ({c.threshold_sigma}) must exceed mie.low_sigma "
                               f"({c.low_sigma})")
         self._flow = FlowEstimator()
+        self._refiner = BoxRefiner()
         self._tracks: dict[str, _Track] = {}
 
     def reset(self) -> None:
@@ -250,7 +255,8 @@ class MieSpotter:
         self._trim(track, stamp_ns)
         if reference is None:
             return []
-        motion = region_motion(self._flow(reference.crop, sample.crop), reference.regions)
+        flow = self._flow(reference.crop, sample.crop)
+        motion = region_motion(flow, reference.regions)
         if track.noise is None:
             first = channel_motion(motion)
             track.noise = np.maximum(np.hypot(first[:, 0], first[:, 1]), MIN_NOISE_PX)
@@ -262,6 +268,12 @@ class MieSpotter:
         brow_z = float((speed[_BROW_ROWS] / track.noise[_BROW_CHANNELS]).max())
         lids_dominate = closing >= c.threshold_sigma and closing > LID_DOMINANCE * brow_z
         near_blink = bool(eyes_busy or reference.blink or lids_dominate)
+        if not near_blink:
+            # an upper-lid raise moves the lid by a fraction of a crop pixel, which the half-resolution flow
+            # blurs: the eye boxes' motion is refined at full resolution (not near a blink, whose closing lid
+            # changes the eye's appearance in a way no translation explains)
+            motion = motion.copy()
+            motion[_EYE_ROWS] += self._refiner(reference.crop, sample.crop, flow, reference.regions.boxes[_EYE_ROWS])
         if lids_dominate and not sample.blink:
             # a blink the flow sees before (or without) the landmarks: its frames are no reference either
             self._mark_blink(track, stamp_ns)
@@ -297,8 +309,11 @@ class MieSpotter:
             starting = allowed & (effective >= c.threshold_sigma)
             settled = reference.effective is None or bool(
                 (reference.effective[starting] < REST_FRACTION * c.threshold_sigma).all())
+            # a face talking moves its lips all the time: a movement of the lips alone is speech, not an event
+            talking = 0 < c.speech_share <= track.lips.update(stamp_ns, float(effective[_LIP_MASK].max()))
             if warm and candidate >= c.threshold_sigma and settled \
-                    and self._local(motion, reference.regions, track.noise):
+                    and self._local(motion, reference.regions, track.noise) \
+                    and not (talking and bool(_LIP_MASK[starting].all())):
                 track.frozen = reference
                 track.detected_ns = stamp_ns
                 self._arm(track, starting)
