@@ -25,7 +25,7 @@ Output (not committed; default out/mie_benchmark/seed-<N>):
 
 Usage:
     python fea_ros/scripts/make_mie_benchmark.py --seed 1      # the seed the spotter was tuned on
-    python fea_ros/scripts/make_mie_benchmark.py --seed 3      # the held-out seed BENCHMARKS.md reports
+    python fea_ros/scripts/make_mie_benchmark.py --seed 4      # a held-out seed BENCHMARKS.md reports (3 to 5)
     python fea_ros/scripts/make_mie_benchmark.py --opencv-doc PATH   # an opencv-doc .deb or unpacked folder
 """
 from __future__ import annotations
