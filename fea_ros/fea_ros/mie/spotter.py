@@ -99,6 +99,13 @@ def outside_fraction(points: np.ndarray, shape: tuple[int, ...]) -> float:
     return float(1.0 - inside.mean()) if len(xy) else 1.0
 
 
+def _median(values: np.ndarray) -> float:
+    """np.median of a short 1-D array, without its general machinery (a tenth of the time on 20 values)."""
+    ordered = np.sort(values)
+    n = len(ordered)
+    return float(0.5 * (ordered[(n - 1) // 2] + ordered[n // 2]))
+
+
 def _event_level(z: np.ndarray, active: np.ndarray) -> float:
     """Largest z of the channels that moved, above the median of the others.
 
@@ -106,7 +113,7 @@ def _event_level(z: np.ndarray, active: np.ndarray) -> float:
     channel a little; the median of the channels that did not move measures that common drift.
     """
     others = z[~active & ~_EYE_MASK]
-    return float(z[active].max() - (np.median(others) if others.size else 0.0))
+    return float(z[active].max() - (_median(others) if others.size else 0.0))
 
 
 def eye_aspect_ratio(points_xy: np.ndarray) -> float:
@@ -296,7 +303,7 @@ class MieSpotter:
             scale = _NO_SCALE
         # a disturbance of the whole face (a blink shifting the mesh, a fast head shift) raises every channel;
         # only what a channel rises above that common level counts
-        common = max(0.0, float(np.median(z[_NOT_EYE])) - 1.0)
+        common = max(0.0, _median(z[_NOT_EYE]) - 1.0)
         effective = (z - common) / scale
         candidate = float(effective[allowed].max())
         sample.effective = effective
