@@ -25,39 +25,29 @@ whole face explains (the face sliding against its crop) never starts an event.
 from __future__ import annotations
 
 import logging
-from collections import deque
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from fea_ros.core.config import MieConfig
 from fea_ros.core.errors import ConfigError, InputError
 from fea_ros.core.types import ActionUnits, Landmarks, MicroExpressionEvent
 from fea_ros.mie.alignment import AlignedFace, FaceAligner
-from fea_ros.mie.speech import LipActivity
+from fea_ros.mie.events import event_level, make_event, median
 from fea_ros.mie.flow import (BROW_REGIONS, CHANNEL_NAMES, CHANNEL_REGIONS, EYE_REGIONS, REGION_NAMES,
                               BoxRefiner, FlowEstimator, RegionBoxes, channel_motion, region_boxes, region_motion,
                               similarity_residual)
+from fea_ros.mie.track import (BLINK_AU, BLINK_BROW_FACTOR, BLINK_MARGIN_S, BROW_MASK, EYE_MASK, Record, Sample,
+                               Track)
 
 log = logging.getLogger(__name__)
 
 #: FaceMesh eye-aspect-ratio points: corner, upper, upper, corner, lower, lower
 EAR_POINTS = ((33, 160, 158, 133, 153, 144), (362, 385, 387, 263, 373, 380))
-BLINK_AU = 45
 #: face part of each channel: a second movement is one in a part that was not moving
 _PART = tuple("upper" if any(r in BROW_REGIONS or r in EYE_REGIONS for r in regions) else "lower"
               for regions in CHANNEL_REGIONS)
-_EYE_MASK = np.array([any(r in EYE_REGIONS for r in regions) for regions in CHANNEL_REGIONS])
-_BROW_MASK = np.array([any(r in BROW_REGIONS for r in regions) for regions in CHANNEL_REGIONS])
-#: intensity 1.0 = a peak regional displacement of this fraction of the inter-ocular distance
-FULL_SCALE_DISPLACEMENT = 0.15
 MIN_NOISE_PX = 0.02
-BLINK_MARGIN_S = 0.1
 END_SMOOTHING_S = 0.04
-MIN_EVENT_S = 0.04  # 1/25 s, the shortest micro-expression
 LID_DOMINANCE = 1.5
-#: near a blink a brow channel must exceed the threshold this many times over to start or keep an event
-BLINK_BROW_FACTOR = 1.3
 #: how much older than flow_offset_s the open-eye frame before a blink may be to serve as the reference
 BLINK_REFERENCE_S = 0.6
 #: share of an eyelid's flow that shows in the brow region above it (DIS smooths over its patch size)
@@ -71,12 +61,12 @@ _BROW_CHANNELS = [CHANNEL_NAMES.index(name) for name in BROW_REGIONS]
 _BLEED = np.array([LID_BLEED_INNER if "inner" in name else LID_BLEED for name in BROW_REGIONS])
 _EYE_CHANNELS = [CHANNEL_NAMES.index(name) for name in EYE_REGIONS]
 _LID_CHANNELS = [CHANNEL_NAMES.index(REGION_NAMES[row]) for row in _LID_ROWS]
-_NOT_EYE = ~_EYE_MASK
-_EYE_OR_BROW = _EYE_MASK | _BROW_MASK
+_NOT_EYE = ~EYE_MASK
+_EYE_OR_BROW = EYE_MASK | BROW_MASK
 #: channels of the lips alone (upper lip, lower lip, the two together): what speech moves
 _LIP_MASK = np.array([all(r in ("upper_lip", "lower_lip") for r in regions) for regions in CHANNEL_REGIONS])
 _NO_SCALE = np.ones(len(CHANNEL_NAMES))
-_BLINK_SCALE = np.where(_BROW_MASK, BLINK_BROW_FACTOR, 1.0)
+_BLINK_SCALE = np.where(BROW_MASK, BLINK_BROW_FACTOR, 1.0)
 #: a start also needs this fraction of the threshold after a whole-face similarity is taken out
 LOCAL_FRACTION = 0.5
 #: a region starting to move after the event's level fell below this fraction of its peak is a second movement
@@ -88,7 +78,6 @@ REST_FRACTION = 0.6
 
 
 OUTSIDE_STRIDE = 4
-_X_90 = float(np.arccos(1.0 - 2.0 * 0.9) / np.pi)  # where a raised-cosine rise reaches 90 % (0.795)
 
 
 def outside_fraction(points: np.ndarray, shape: tuple[int, ...]) -> float:
@@ -99,23 +88,6 @@ def outside_fraction(points: np.ndarray, shape: tuple[int, ...]) -> float:
     return float(1.0 - inside.mean()) if len(xy) else 1.0
 
 
-def _median(values: np.ndarray) -> float:
-    """np.median of a short 1-D array, without its general machinery (a tenth of the time on 20 values)."""
-    ordered = np.sort(values)
-    n = len(ordered)
-    return float(0.5 * (ordered[(n - 1) // 2] + ordered[n // 2]))
-
-
-def _event_level(z: np.ndarray, active: np.ndarray) -> float:
-    """Largest z of the channels that moved, above the median of the others.
-
-    Against a reference frozen for seconds, slow changes (lighting, residual head motion) raise every
-    channel a little; the median of the channels that did not move measures that common drift.
-    """
-    others = z[~active & ~_EYE_MASK]
-    return float(z[active].max() - (_median(others) if others.size else 0.0))
-
-
 def eye_aspect_ratio(points_xy: np.ndarray) -> float:
     ratios = []
     for p1, p2, p3, p4, p5, p6 in EAR_POINTS:
@@ -123,77 +95,6 @@ def eye_aspect_ratio(points_xy: np.ndarray) -> float:
         height = np.linalg.norm(points_xy[p2] - points_xy[p6]) + np.linalg.norm(points_xy[p3] - points_xy[p5])
         ratios.append(height / (2.0 * width) if width > 0 else 0.0)
     return float(min(ratios))
-
-
-def _direction_action_units(region: str, motion: np.ndarray) -> tuple[int, ...]:
-    """FACS action units suggested by the direction a region moved (crop y grows downwards)."""
-    dx, dy = motion
-    vertical_up = dy < 0 and abs(dy) >= 0.5 * abs(dx)
-    if region.startswith("brow"):
-        return (1, 2) if dy < 0 else (4,)
-    if region.startswith(("lid", "eye")):
-        return (5,) if vertical_up else ()
-    if region == "nose":
-        return (9,) if vertical_up else ()
-    if region.startswith("mouth_corner"):
-        return (12,) if dy < 0 else (15,)
-    if region == "upper_lip":
-        return (24,) if dy > 0 else (10,)
-    if region == "lower_lip":
-        return (17,) if dy < 0 else ()
-    if region == "chin":
-        return (17,) if dy < 0 else ()
-    return ()
-
-
-@dataclass
-class _Sample:
-    stamp_ns: int
-    crop: np.ndarray
-    regions: RegionBoxes
-    interocular_px: float
-    blink: bool = False
-    #: (C,) the channels' start statistic measured in this frame (against its own earlier reference)
-    effective: np.ndarray | None = None
-
-
-@dataclass
-class _Record:
-    stamp_ns: int
-    z: np.ndarray  # (C,) per-channel z-scores (CHANNEL_NAMES)
-    motion: np.ndarray  # (R, 2) crop px per region (REGION_NAMES)
-    candidate_z: float  # max z over the regions allowed to start an event in this frame
-    blink: bool
-    au: np.ndarray | None
-    common: float = 0.0  # how far the median channel rose above its noise level
-    scale: np.ndarray | None = None  # (C,) per-channel threshold factor in this frame (brows near a blink)
-
-
-@dataclass
-class _Track:
-    aligner: FaceAligner
-    first_ns: int
-    samples: deque = field(default_factory=deque)  # _Sample ring buffer for the sliding reference
-    history: deque = field(default_factory=deque)  # _Record, long enough to trace an onset back
-    noise: np.ndarray | None = None  # (C,) crop px
-    noise_updates: int = 0
-    peak_z: float = 0.0  # of the event in progress
-    active: np.ndarray | None = None  # channels that crossed the threshold in the event in progress
-    started: np.ndarray | None = None  # the channels that started it
-    level: float | None = None  # smoothed z of the active channels
-    raw_below_ns: int | None = None  # start of the current run of frames below the end level
-    ear_baseline: float | None = None
-    au_numbers: tuple[int, ...] = ()
-    floor_ns: int = -1  # the reference never predates this (the end of the last event)
-    frozen: _Sample | None = None  # the reference while an event is in progress
-    detected_ns: int = 0
-    below_since_ns: int | None = None
-    last_ns: int = -1
-    last_blink_ns: int = -(10 ** 18)
-    before_blink: _Sample | None = None  # the last open-eye frame before the latest blink
-    trough: float = float("inf")  # lowest level since the event's peak ...
-    trough_ns: int = 0  # ... and when
-    lips: LipActivity = field(default_factory=LipActivity)  # frames at rest in which the lips moved (speech)
 
 
 class MieSpotter:
@@ -210,7 +111,7 @@ class MieSpotter:
                               f"({c.low_sigma})")
         self._flow = FlowEstimator()
         self._refiner = BoxRefiner()
-        self._tracks: dict[str, _Track] = {}
+        self._tracks: dict[str, Track] = {}
 
     def reset(self) -> None:
         self._tracks.clear()
@@ -235,7 +136,7 @@ class MieSpotter:
         if track is not None and stamp_ns <= track.last_ns:
             track = None  # time went backwards (bag loop): start this face afresh
         if track is None:
-            track = _Track(FaceAligner(self.config.crop_px), stamp_ns)
+            track = Track(FaceAligner(self.config.crop_px), stamp_ns)
             self._tracks[face_id] = track
         track.last_ns = stamp_ns
         try:
@@ -251,7 +152,7 @@ class MieSpotter:
         if blink:
             self._mark_blink(track, stamp_ns)
         eyes_busy = blink or (stamp_ns - track.last_blink_ns) * 1e-9 <= BLINK_MARGIN_S
-        sample = _Sample(stamp_ns, face.crop, region_boxes(face.points, face.interocular_px, face.crop.shape[0]),
+        sample = Sample(stamp_ns, face.crop, region_boxes(face.points, face.interocular_px, face.crop.shape[0]),
                          face.interocular_px, eyes_busy)
         au = None
         if action_units is not None:
@@ -299,15 +200,15 @@ class MieSpotter:
             allowed, scale = _NOT_EYE, _BLINK_SCALE
         else:
             # a lid that moved up against an open-eye reference is an upper-lid raise (a blink moves it down)
-            allowed = _NOT_EYE | (_EYE_MASK & (vectors[:, 1] < 0) & (-vectors[:, 1] >= np.abs(vectors[:, 0])))
+            allowed = _NOT_EYE | (EYE_MASK & (vectors[:, 1] < 0) & (-vectors[:, 1] >= np.abs(vectors[:, 0])))
             scale = _NO_SCALE
         # a disturbance of the whole face (a blink shifting the mesh, a fast head shift) raises every channel;
         # only what a channel rises above that common level counts
-        common = max(0.0, _median(z[_NOT_EYE]) - 1.0)
+        common = max(0.0, median(z[_NOT_EYE]) - 1.0)
         effective = (z - common) / scale
         candidate = float(effective[allowed].max())
         sample.effective = effective
-        track.history.append(_Record(stamp_ns, z, motion, candidate, near_blink, au, common, scale))
+        track.history.append(Record(stamp_ns, z, motion, candidate, near_blink, au, common, scale))
         warm = (stamp_ns - track.first_ns) * 1e-9 >= c.warmup_s
         if track.frozen is None:
             # a blink is not the eye region's noise: learning from it would raise the level an upper-lid
@@ -328,7 +229,7 @@ class MieSpotter:
         return self._follow(face_id, track, stamp_ns)
 
     @staticmethod
-    def _mark_blink(track: _Track, stamp_ns: int) -> None:
+    def _mark_blink(track: Track, stamp_ns: int) -> None:
         """A blink now: the frames of the last 0.1 s (the lid was already moving) are no reference."""
         track.last_blink_ns = stamp_ns
         for earlier in reversed(track.samples):
@@ -342,11 +243,11 @@ class MieSpotter:
     def _local(self, motion: np.ndarray, regions: RegionBoxes, noise: np.ndarray) -> bool:
         """Whether the motion stays above the threshold once a similarity of the whole face is taken out."""
         local = np.linalg.norm(channel_motion(similarity_residual(motion, regions.centres)), axis=1) / noise
-        return bool(local[~_EYE_MASK].max() >= LOCAL_FRACTION * self.config.threshold_sigma
-                    or local[_EYE_MASK].max() >= self.config.threshold_sigma)
+        return bool(local[~EYE_MASK].max() >= LOCAL_FRACTION * self.config.threshold_sigma
+                    or local[EYE_MASK].max() >= self.config.threshold_sigma)
 
     @staticmethod
-    def _arm(track: _Track, active: np.ndarray) -> None:
+    def _arm(track: Track, active: np.ndarray) -> None:
         track.below_since_ns = None
         track.peak_z = 0.0
         track.level = None
@@ -355,7 +256,7 @@ class MieSpotter:
         track.active = np.asarray(active, dtype=bool)
         track.started = active.copy()
 
-    def _blink(self, track: _Track, face: AlignedFace, action_units: ActionUnits | None) -> bool:
+    def _blink(self, track: Track, face: AlignedFace, action_units: ActionUnits | None) -> bool:
         ear = eye_aspect_ratio(face.points)
         blink = track.ear_baseline is not None and ear < self.config.blink_ear_ratio * track.ear_baseline
         if action_units is not None and BLINK_AU in action_units.au_numbers:
@@ -365,7 +266,7 @@ class MieSpotter:
             track.ear_baseline = ear if track.ear_baseline is None else 0.9 * track.ear_baseline + 0.1 * ear
         return blink
 
-    def _sliding_reference(self, track: _Track, stamp_ns: int) -> _Sample | None:
+    def _sliding_reference(self, track: Track, stamp_ns: int) -> Sample | None:
         target = stamp_ns - int(self.config.flow_offset_s * 1e9)
         # a frame taken during a blink would make every later frame look like an eye opening
         usable = [sample for sample in track.samples if sample.stamp_ns >= track.floor_ns and not sample.blink]
@@ -381,7 +282,7 @@ class MieSpotter:
             return before
         return usable[0] if usable else None
 
-    def _trim(self, track: _Track, stamp_ns: int) -> None:
+    def _trim(self, track: Track, stamp_ns: int) -> None:
         keep_samples = int((self.config.flow_offset_s + 0.1) * 1e9)
         while len(track.samples) > 2 and stamp_ns - track.samples[1].stamp_ns > keep_samples:
             track.samples.popleft()
@@ -389,7 +290,7 @@ class MieSpotter:
         while track.history and stamp_ns - track.history[0].stamp_ns > keep_history:
             track.history.popleft()
 
-    def _learn_noise(self, track: _Track, magnitude: np.ndarray, stamp_ns: int, hold: np.ndarray | None) -> None:
+    def _learn_noise(self, track: Track, magnitude: np.ndarray, stamp_ns: int, hold: np.ndarray | None) -> None:
         """Running mean of each channel's displacement at rest; channels in ``hold`` keep their level."""
         noise = track.noise
         if len(track.history) < 2 or noise is None:
@@ -403,13 +304,13 @@ class MieSpotter:
         updated = np.maximum((1 - alpha) * noise + alpha * clipped, MIN_NOISE_PX)
         track.noise = updated if hold is None else np.where(hold, noise, updated)
 
-    def _follow(self, face_id: str, track: _Track, stamp_ns: int) -> list[MicroExpressionEvent]:
+    def _follow(self, face_id: str, track: Track, stamp_ns: int) -> list[MicroExpressionEvent]:
         c = self.config
         current = track.history[-1]
         if track.active is None:  # _follow runs only during an event, which always has its channels
             return []
         scale = current.scale if current.scale is not None else 1.0
-        joining = ((current.z - current.common) / scale >= c.threshold_sigma) & ~_EYE_MASK
+        joining = ((current.z - current.common) / scale >= c.threshold_sigma) & ~EYE_MASK
         # a region that had not moved yet, crossing the threshold while the event decays, is a new movement
         # (a region of a face part that is already moving is the same movement spreading)
         moving_parts = {_PART[i] for i in np.flatnonzero(track.active)}
@@ -417,7 +318,7 @@ class MieSpotter:
         track.active = track.active | joining
         # only the channels that moved decide when the movement is over: the maximum of all the others
         # would keep crossing a low level by chance
-        level = _event_level(current.z, track.active)
+        level = event_level(current.z, track.active)
         if level > track.peak_z:
             track.peak_z, track.trough = level, float("inf")
         elif level < track.trough:
@@ -453,7 +354,7 @@ class MieSpotter:
             offset_ns = max(track.trough_ns, stamp_ns - window_ns)
         else:
             offset_ns = stamp_ns
-        event = self._make_event(face_id, track, offset_ns, edge, stamp_ns)
+        event = make_event(c, face_id, track, offset_ns, edge, stamp_ns)
         events = [event] if event is not None else []
         if split:
             # the reference stays (the face had not settled); the next onset is traced back no further
@@ -468,86 +369,3 @@ class MieSpotter:
         # max_event_s re-arms at once (the reference is the current frame)
         track.floor_ns = stamp_ns
         return events
-
-    def _make_event(self, face_id: str, track: _Track, offset_ns: int, edge: float,
-                    emitted_ns: int) -> MicroExpressionEvent | None:
-        c = self.config
-        history = list(track.history)
-        detected = next(i for i, r in enumerate(history) if r.stamp_ns >= track.detected_ns)
-        onset = detected
-        active = track.active if track.active is not None else np.zeros(len(CHANNEL_NAMES), dtype=bool)
-        while onset > 0 and _event_level(history[onset - 1].z, active) >= edge \
-                and history[onset - 1].stamp_ns >= track.floor_ns:
-            onset -= 1
-        onset_ns = history[onset].stamp_ns
-        inside = [r for r in history[detected:] if r.stamp_ns < offset_ns] or [history[detected]]
-        onset_ns, offset_ns = self._extrapolate(history[onset:], onset_ns, offset_ns, edge, track, active,
-                                                emitted_ns)
-        apex = max(inside, key=lambda r: r.z[active].max())
-        margin_ns = int(BLINK_MARGIN_S * 1e9)
-        near_blink = any(r.blink for r in history if onset_ns - margin_ns <= r.stamp_ns <= offset_ns + margin_ns)
-        peak = np.max([r.z - r.common for r in inside], axis=0)
-        below_eyes = peak[~_EYE_MASK & ~_BROW_MASK]
-        brows = peak[_BROW_MASK]
-        started_by_lids = bool((track.started & _EYE_MASK).any())
-        if near_blink and not started_by_lids and not (below_eyes >= c.threshold_sigma).any() \
-                and not (brows >= BLINK_BROW_FACTOR * c.threshold_sigma).any():
-            return None  # small brow motion next to a blink: the eyelid pulling on the brow, not an expression
-        moved_names = {r for i in np.flatnonzero(active) for r in CHANNEL_REGIONS[i]}
-        moved = np.array([name in moved_names for name in REGION_NAMES])
-        regions = tuple(name for name in REGION_NAMES if name in moved_names)
-        interocular = track.samples[-1].interocular_px
-        peak_motion = np.max([np.linalg.norm(r.motion, axis=1) for r in inside], axis=0)
-        intensity = float(min(1.0, peak_motion[moved].max() / (FULL_SCALE_DISPLACEMENT * interocular)))
-        duration_s = (offset_ns - onset_ns) * 1e-9
-        frame_s = (history[-1].stamp_ns - history[-2].stamp_ns) * 1e-9 if len(history) > 1 else 0.0
-        if duration_s + frame_s < MIN_EVENT_S:
-            return None  # shorter than any facial movement: a noise spike
-        kind = "MICRO" if duration_s <= c.micro_max_s and intensity < c.macro_intensity else "MACRO"
-        confidence = float(1.0 - 0.5 * np.exp(-(track.peak_z - c.threshold_sigma) / c.threshold_sigma))
-        return MicroExpressionEvent(
-            face_id=face_id, onset_ns=int(onset_ns), apex_ns=int(apex.stamp_ns), offset_ns=int(offset_ns),
-            type=kind, regions=regions,
-            action_units=self._moved_action_units(track, history, onset, inside, moved, apex),
-            intensity=intensity, confidence=min(max(confidence, 0.0), 1.0), emitted_ns=int(emitted_ns))
-
-    @staticmethod
-    def _extrapolate(records: list[_Record], onset_ns: int, offset_ns: int, edge: float, track: _Track,
-                     active: np.ndarray, emitted_ns: int) -> tuple[int, int]:
-        """Onset and offset moved out to where the movement left and re-joined rest.
-
-        The signal crosses ``edge`` some way into the rise (and before the end of the fall), so the measured
-        interval is shorter than the movement. Facial movements rise and fall smoothly; for a raised-cosine
-        profile the time from rest to the edge is a known fraction of the time from the edge to 90 % of the
-        peak, which is measured.
-        """
-        peak = track.peak_z
-        if peak <= 0 or not records:
-            return onset_ns, offset_ns
-        fraction = float(np.clip(edge / peak, 0.02, 0.6))
-        x_edge = float(np.arccos(1.0 - 2.0 * fraction) / np.pi)
-        ratio = x_edge / (_X_90 - x_edge)
-        levels = [(r.stamp_ns, _event_level(r.z, active)) for r in records if r.stamp_ns <= offset_ns]
-        high = [t for t, level in levels if level >= 0.9 * peak]
-        if not high:
-            return onset_ns, offset_ns
-        new_onset = onset_ns - int(ratio * max(high[0] - onset_ns, 0))
-        new_offset = offset_ns + int(ratio * max(offset_ns - high[-1], 0))
-        return max(new_onset, track.floor_ns), min(new_offset, emitted_ns)
-
-    def _moved_action_units(self, track: _Track, history: list[_Record], onset: int, inside: list[_Record],
-                            moved: np.ndarray, apex: _Record) -> tuple[int, ...]:
-        if apex.au is not None and track.au_numbers:
-            before = [r.au for r in history[max(0, onset - 3):onset + 1] if r.au is not None]
-            during = [r.au for r in inside if r.au is not None]
-            if before and during:
-                rise = np.max(during, axis=0) - np.mean(before, axis=0)
-                moved_units = tuple(n for n, d in zip(track.au_numbers, rise) if d >= self.config.au_delta
-                                    and n != BLINK_AU)
-                if moved_units:
-                    return moved_units
-        # no action units given, or none rose enough (small movements barely move the blendshapes)
-        units: set[int] = set()
-        for i in np.flatnonzero(moved):
-            units.update(_direction_action_units(REGION_NAMES[i], apex.motion[i]))
-        return tuple(sorted(units))
