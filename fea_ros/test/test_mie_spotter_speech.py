@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from fea_ros.core.config import MieConfig
 from fea_ros.mie.flow import BoxRefiner, FlowEstimator
+from fea_ros.mie.speech import SPEECH_LEVEL, LipActivity
 from fea_ros.mie.synthetic import Movement
 
 from test_mie_spotter import astronaut_mesh, make_clip, run_spotter, seconds  # noqa: F401
@@ -40,6 +42,39 @@ def test_lips_moving_while_talking_start_no_event_but_a_lip_press_at_rest_does(a
     assert not lip_events(events, 0.3, 4.6), summary
     found = lip_events(events, 6.2, 6.8)
     assert len(found) == 1 and found[0].type == "MICRO", summary
+
+
+
+def test_a_lip_press_at_rest_is_found_at_a_low_frame_rate(astronaut_mesh):
+    # at 12 fps the press's own rise is two of the last second's 13 frames at rest: counted as speech it would
+    # have made a still face "talking" and the press would never start (as it did before the share left out
+    # the frames after the reference)
+    press = Movement("lip_press", 3.0, 3.2, 3.4, 2.0, "MICRO")
+    frames = make_clip(astronaut_mesh, 12.0, 4.5, [press])
+    events = run_spotter(frames, 12.0)
+    found = lip_events(events, 2.8, 3.5)
+    assert len(found) == 1 and found[0].type == "MICRO", [(seconds(e), e.type, e.regions) for e in events]
+
+
+def test_lip_activity_reads_the_second_up_to_the_given_time():
+    lips = LipActivity(keep_s=2.0)
+    ms = 1_000_000
+    for i in range(60):  # 30 fps, lips moving in the 10 frames from 1.0 s on
+        lips.add(i * 33 * ms, SPEECH_LEVEL + 1.0 if 30 <= i < 40 else 0.0)
+    assert lips.share(29 * 33 * ms) == 0.0  # the movement comes after the window
+    assert lips.share(39 * 33 * ms) == pytest.approx(10 / 31)  # 31 frames of 33 ms cover 0.99 s
+    assert lips.share(-5 * ms) == 0.0  # no frames yet: not talking
+    with pytest.raises(ValueError, match="not after the last one"):
+        lips.add(10 * 33 * ms, 0.0)
+
+
+def test_lip_activity_forgets_frames_older_than_it_keeps():
+    lips = LipActivity(keep_s=1.5)
+    ms = 1_000_000
+    for i in range(100):  # 10 fps for 10 s, lips moving in the first second only
+        lips.add(i * 100 * ms, SPEECH_LEVEL if i < 10 else 0.0)
+    assert lips.share(900 * ms) == 0.0  # gone: only the last 1.5 s are kept
+    assert lips.share(9_900 * ms) == 0.0
 
 
 def test_a_small_upper_lid_raise_is_found_through_the_full_resolution_refinement(astronaut_mesh, monkeypatch):

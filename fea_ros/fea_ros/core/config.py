@@ -72,7 +72,7 @@ class MieConfig:
     noise_time_constant_s: float = 3.0  # memory of the per-face noise estimate
     warmup_s: float = 1.0  # nothing is reported until a track has been seen this long (its noise level learnt)
     blink_ear_ratio: float = 0.75  # eye aspect ratio below this fraction of its baseline = blink
-    speech_share: float = 0.15  # lips moving in this share of the last second: talking, lips alone start nothing
+    speech_share: float = 0.15  # lips moving in this share of the second before a movement: talking, lips alone start nothing
     au_delta: float = 0.1  # an action unit "moved" when its intensity rose this much during the event
     crop_px: int = 128  # side of the aligned face crop
     occlusion_overlap: float = 0.1  # a face whose box another face covers this much is not measured (restarts)

@@ -35,6 +35,7 @@ from fea_ros.mie.events import event_level, make_event, median
 from fea_ros.mie.flow import (BROW_REGIONS, CHANNEL_NAMES, CHANNEL_REGIONS, EYE_REGIONS, REGION_NAMES,
                               BoxRefiner, FlowEstimator, RegionBoxes, channel_motion, region_boxes, region_motion,
                               similarity_residual)
+from fea_ros.mie.speech import SPEECH_WINDOW_S, LipActivity
 from fea_ros.mie.track import (BLINK_AU, BLINK_BROW_FACTOR, BLINK_MARGIN_S, BROW_MASK, EYE_MASK, Record, Sample,
                                Track)
 
@@ -136,7 +137,9 @@ class MieSpotter:
         if track is not None and stamp_ns <= track.last_ns:
             track = None  # time went backwards (bag loop): start this face afresh
         if track is None:
-            track = Track(FaceAligner(self.config.crop_px), stamp_ns)
+            # the lips' frames at rest are kept as far back as the oldest reference can lie, plus the window
+            lips = LipActivity(SPEECH_WINDOW_S + c.flow_offset_s + BLINK_REFERENCE_S)
+            track = Track(FaceAligner(self.config.crop_px), stamp_ns, lips=lips)
             self._tracks[face_id] = track
         track.last_ns = stamp_ns
         try:
@@ -217,16 +220,24 @@ class MieSpotter:
             starting = allowed & (effective >= c.threshold_sigma)
             settled = reference.effective is None or bool(
                 (reference.effective[starting] < REST_FRACTION * c.threshold_sigma).all())
-            # a face talking moves its lips all the time: a movement of the lips alone is speech, not an event
-            talking = 0 < c.speech_share <= track.lips.update(stamp_ns, float(effective[_LIP_MASK].max()))
+            track.lips.add(stamp_ns, float(effective[_LIP_MASK].max()))
             if warm and candidate >= c.threshold_sigma and settled \
                     and self._local(motion, reference.regions, track.noise) \
-                    and not (talking and bool(_LIP_MASK[starting].all())):
+                    and not (bool(_LIP_MASK[starting].all()) and self._talking(track, reference.stamp_ns)):
                 track.frozen = reference
                 track.detected_ns = stamp_ns
                 self._arm(track, starting)
             return []
         return self._follow(face_id, track, stamp_ns)
+
+    def _talking(self, track: Track, reference_ns: int) -> bool:
+        """Whether the lips kept moving at rest in the second before the reference (speech.py).
+
+        A face talking moves its lips all the time: a movement of the lips alone is then speech, not an event.
+        The frames after the (settled) reference are the movement's own rise and are not counted.
+        """
+        share = self.config.speech_share
+        return 0 < share <= track.lips.share(reference_ns)
 
     @staticmethod
     def _mark_blink(track: Track, stamp_ns: int) -> None:

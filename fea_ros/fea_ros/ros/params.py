@@ -77,7 +77,7 @@ _PIPELINE_DOCS: dict[str, tuple[str, tuple[str, ...], float | None, float | None
     "mie.noise_time_constant_s": ("memory of the per-face motion-noise estimate (s)", (), 0.1, 600.0),
     "mie.warmup_s": ("nothing is reported until a face has been tracked this long (s)", (), 0.0, 60.0),
     "mie.blink_ear_ratio": ("eye aspect ratio below this fraction of its baseline counts as a blink (not an event)", (), 0.0, 1.0),
-    "mie.speech_share": ("a face whose lips moved in this share of the last second's frames at rest is talking: a movement of the lips alone starts no event then (0: off)", (), 0.0, 1.0),
+    "mie.speech_share": ("a face whose lips moved in this share of its frames at rest in the second before a movement is talking: a movement of the lips alone starts no event then (0: off)", (), 0.0, 1.0),
     "mie.au_delta": ("an action unit took part in an event when its intensity rose this much", (), 0.0, 1.0),
     "mie.micro_max_s": ("movements up to this long (and below mie.macro_intensity) are MICRO (s)", (), 0.04, 2.0),
     "mie.macro_intensity": ("movement intensity at or above which an event is MACRO", (), 0.0, 1.0),
