@@ -105,3 +105,18 @@ def test_box_refiner_recovers_a_sub_pixel_translation_at_full_resolution(astrona
         means = np.array([flow[y0:y1, x0:x1].reshape(-1, 2).mean(0) for x0, y0, x1, y1 in boxes])
         refined = means + BoxRefiner()(grey, moved, flow, boxes)
         assert np.abs(refined - shift).max() < 0.12, (means, refined)
+
+
+
+def test_box_refiner_at_the_crop_edge_and_on_boxes_without_texture():
+    boxes = np.array([[0, 0, 20, 12], [100, 110, 128, 128]])  # touching the crop's edges
+    texture = cv2.GaussianBlur((np.random.default_rng(0).random((128, 128)) * 255).astype(np.uint8), (0, 0), 1.5)
+    moved = cv2.warpAffine(texture, np.float32([[1, 0, 0.3], [0, 1, -0.2]]), (128, 128), flags=cv2.INTER_CUBIC,
+                           borderMode=cv2.BORDER_REFLECT)
+    no_flow = np.zeros((128, 128, 2), np.float32)
+    assert np.abs(BoxRefiner()(texture, moved, no_flow, boxes) - (0.3, -0.2)).max() < 0.2
+    flat = np.full((128, 128), 100, np.uint8)
+    corrections = BoxRefiner()(flat, flat, no_flow, boxes)
+    assert np.isfinite(corrections).all() and np.abs(corrections).max() == 0.0
+    with pytest.raises(ValueError, match="damping must be > 0"):
+        BoxRefiner(damping=0.0)

@@ -215,6 +215,9 @@ class BoxRefiner:
     """
 
     def __init__(self, damping: float = 1.0) -> None:
+        if not damping > 0:
+            # without it a box of even grey (no gradient) has a singular system: its correction would be NaN
+            raise ValueError(f"BoxRefiner damping must be > 0 (got {damping})")
         self.damping = damping  # grey levels^2 per px: keeps a box with an edge in one direction only stable
 
     def __call__(self, reference: np.ndarray, current: np.ndarray, flow: np.ndarray,
