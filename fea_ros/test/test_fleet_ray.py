@@ -221,33 +221,26 @@ def test_label_agreement_counts_changed_labels_whatever_the_face_ids(first_run, 
     assert agreement["labels_same"] == faces - changed
 
 
-def _cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
-def _busy_worker_pids() -> list[int]:
-    """BagWorker actor processes (only this test session runs Ray here) that are working on a bag now.
+def _busy_worker_pids(bag_folders: list[Path]) -> list[int]:
+    """BagWorker actor processes (only this test session runs Ray here) that are replaying a bag now.
 
     Ray titles a busy actor "ray::BagWorker.run", but not in every environment (in the venv whose ROS wheels
-    re-exec Python at start-up the title stays "ray::BagWorker"), so a worker also counts as busy when it
-    used more than half a core over the last 0.2 s: an idle actor uses none.
+    re-exec Python at start-up the title stays "ray::BagWorker"), so a worker also counts as busy when it has
+    one of the bags open. (Its CPU use does not tell: an actor still importing at start-up, before any bag,
+    is as busy, and killing that one loses no bag and so tests nothing.)
     """
-    actors = []
+    roots = tuple(str(folder.resolve()) for folder in bag_folders)
+    busy = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and (proc / "cmdline").read_bytes().startswith(b"ray::BagWorker"):
-                actors.append(int(proc.name))
-        except OSError:
+            if not (proc.name.isdigit() and (proc / "cmdline").read_bytes().startswith(b"ray::BagWorker")):
+                continue
+            titled = (proc / "cmdline").read_bytes().startswith(b"ray::BagWorker.run")
+            if titled or any(os.readlink(fd).startswith(roots) for fd in (proc / "fd").iterdir()):
+                busy.append(int(proc.name))
+        except OSError:  # a process or one of its files went away meanwhile
             continue
-    try:
-        titled = [pid for pid in actors if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::BagWorker.run")]
-        before = {pid: _cpu_ticks(pid) for pid in actors}
-        time.sleep(0.2)
-        working = [pid for pid in actors if _cpu_ticks(pid) - before[pid] > 0.1 * os.sysconf("SC_CLK_TCK")]
-    except OSError:  # a process ended meanwhile
-        return []
-    return titled or working
+    return busy
 
 
 def test_a_lost_worker_process_costs_no_bag(ray_session, corpus, tmp_path, caplog):
@@ -256,7 +249,7 @@ def test_a_lost_worker_process_costs_no_bag(ray_session, corpus, tmp_path, caplo
     def kill_the_first_busy_worker() -> None:
         deadline = time.monotonic() + 120
         while not killed and time.monotonic() < deadline:
-            for pid in _busy_worker_pids()[:1]:
+            for pid in _busy_worker_pids([corpus["mcap"], corpus["sqlite3"]])[:1]:
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
             time.sleep(0.05)
