@@ -179,6 +179,8 @@ class MieSpotter:
         brow_z = float((speed[_BROW_ROWS] / track.noise[_BROW_CHANNELS]).max())
         lids_dominate = closing >= c.threshold_sigma and closing > LID_DOMINANCE * brow_z
         near_blink = bool(eyes_busy or reference.blink or lids_dominate)
+        # what DIS saw of the lids: its smoothing is what drags the brows along (below)
+        lid_flow = motion[_LID_ROWS].copy()
         if not near_blink:
             # an upper-lid raise moves the lid by a fraction of a crop pixel, which the half-resolution flow
             # blurs: the eye boxes' motion is refined at full resolution (not near a blink, whose closing lid
@@ -195,7 +197,7 @@ class MieSpotter:
         lid_led = (speed[_LID_ROWS] > speed[_BROW_ROWS]) & (
             speed[_LID_ROWS] >= c.threshold_sigma * track.noise[_LID_CHANNELS])
         motion = motion.copy()
-        motion[_BROW_ROWS] -= (_BLEED * lid_led)[:, None] * motion[_LID_ROWS]
+        motion[_BROW_ROWS] -= (_BLEED * lid_led)[:, None] * lid_flow
         vectors = channel_motion(motion)
         magnitude = np.hypot(vectors[:, 0], vectors[:, 1])
         z = magnitude / track.noise
