@@ -91,7 +91,8 @@ def test_a_small_upper_lid_raise_is_found_through_the_full_resolution_refinement
 
 def test_box_refiner_recovers_a_sub_pixel_translation_at_full_resolution(astronaut_mesh):
     photo, _ = astronaut_mesh
-    grey = cv2.resize(cv2.cvtColor(photo[60:260, 130:330], cv2.COLOR_BGR2GRAY), (128, 128), interpolation=cv2.INTER_AREA)
+    grey = cv2.resize(cv2.cvtColor(photo[60:260, 130:330], cv2.COLOR_BGR2GRAY), (128, 128),
+                      interpolation=cv2.INTER_AREA)
     boxes = np.array([[40, 40, 60, 52], [70, 80, 100, 100]])
     assert np.abs(BoxRefiner()(grey, grey, np.zeros((128, 128, 2), np.float32), boxes)).max() < 1e-9
     for shift in ((0.3, -0.2), (-0.6, 0.45)):

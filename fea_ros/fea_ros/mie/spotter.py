@@ -25,6 +25,7 @@ whole face explains (the face sliding against its crop) never starts an event.
 from __future__ import annotations
 
 import logging
+
 import numpy as np
 
 from fea_ros.core.config import MieConfig
@@ -33,8 +34,8 @@ from fea_ros.core.types import ActionUnits, Landmarks, MicroExpressionEvent
 from fea_ros.mie.alignment import AlignedFace, FaceAligner
 from fea_ros.mie.events import event_level, make_event, median
 from fea_ros.mie.flow import (BROW_REGIONS, CHANNEL_NAMES, CHANNEL_REGIONS, EYE_REGIONS, REGION_NAMES,
-                              BoxRefiner, FlowEstimator, RegionBoxes, channel_motion, region_boxes, region_motion,
-                              similarity_residual)
+                              BoxRefiner, FlowEstimator, RegionBoxes, channel_motion, region_boxes,
+                              region_motion, similarity_residual)
 from fea_ros.mie.speech import SPEECH_WINDOW_S, LipActivity
 from fea_ros.mie.track import (BLINK_AU, BLINK_BROW_FACTOR, BLINK_MARGIN_S, BROW_MASK, EYE_MASK, Record, Sample,
                                Track)
