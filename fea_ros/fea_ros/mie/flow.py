@@ -231,7 +231,8 @@ class BoxRefiner:
         window = flow[wy0:wy1, wx0:wx1]
         xs = np.arange(wx0, wx1, dtype=np.float32)[None, :] + window[..., 0]
         ys = np.arange(wy0, wy1, dtype=np.float32)[:, None] + window[..., 1]
-        warped = cv2.remap(current, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        # the current crop in float first, so the warp keeps its sub-grey-level interpolation
+        warped = cv2.remap(current.astype(np.float32), xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         ref = reference[wy0:wy1, wx0:wx1].astype(np.float32)
         # no smoothing first: it would take the lid's fine detail with it (smoothing by 1 px found fewer small
         # lid raises on the tuning seeds), at the price of a step that overshoots a shift by up to about half
