@@ -22,12 +22,16 @@ from fea_ros.mie.speech import SPEECH_LEVEL
 
 
 def lip_levels(spotter: MieSpotter, stamp_ns: int, out: dict[str, list[float]]) -> None:
-    """Append, per face measured in this frame and at rest, its lips' largest start statistic."""
+    """Append, per face measured in this frame and at rest, its lips' largest start statistic.
+
+    Reads the statistic the spotter stored on the frame (what its speech check counts); a frame in which an
+    event started is left out, as are the frames of the event.
+    """
     for face_id, track in spotter._tracks.items():
-        record = track.history[-1] if track.history else None
-        if record is not None and record.stamp_ns == stamp_ns and track.frozen is None:
-            effective = (record.z - record.common) / (record.scale if record.scale is not None else 1.0)
-            out.setdefault(face_id, []).append(float(effective[_LIP_MASK].max()))
+        sample = track.samples[-1] if track.samples else None
+        if sample is not None and sample.stamp_ns == stamp_ns and sample.effective is not None \
+                and track.frozen is None:
+            out.setdefault(face_id, []).append(float(sample.effective[_LIP_MASK].max()))
 
 
 def videos(folder: Path) -> dict[str, list[float]]:

@@ -20,7 +20,8 @@ def talking(start: float, end: float, rng: np.random.Generator) -> list[Movement
     movements, t = [], start
     while t < end:
         length = float(rng.uniform(0.18, 0.3))
-        movements.append(Movement("lip_press", t, t + 0.45 * length, t + length, float(rng.uniform(1.5, 3.5)), "MICRO"))
+        amplitude = float(rng.uniform(1.5, 3.5))
+        movements.append(Movement("lip_press", t, t + 0.45 * length, t + length, amplitude, "MICRO"))
         t += length + float(rng.uniform(0.03, 0.12))
     return movements
 
@@ -42,7 +43,6 @@ def test_lips_moving_while_talking_start_no_event_but_a_lip_press_at_rest_does(a
     assert not lip_events(events, 0.3, 4.6), summary
     found = lip_events(events, 6.2, 6.8)
     assert len(found) == 1 and found[0].type == "MICRO", summary
-
 
 
 def test_a_lip_press_at_rest_is_found_at_a_low_frame_rate(astronaut_mesh):
@@ -106,7 +106,6 @@ def test_box_refiner_recovers_a_sub_pixel_translation_at_full_resolution(astrona
         means = np.array([flow[y0:y1, x0:x1].reshape(-1, 2).mean(0) for x0, y0, x1, y1 in boxes])
         refined = means + BoxRefiner()(grey, moved, flow, boxes)
         assert np.abs(refined - shift).max() < 0.12, (means, refined)
-
 
 
 def test_box_refiner_at_the_crop_edge_and_on_boxes_without_texture():

@@ -186,7 +186,6 @@ class MieSpotter:
             # an upper-lid raise moves the lid by a fraction of a crop pixel, which the half-resolution flow
             # blurs: the eye boxes' motion is refined at full resolution (not near a blink, whose closing lid
             # changes the eye's appearance in a way no translation explains)
-            motion = motion.copy()
             motion[_EYE_ROWS] += self._refiner(reference.crop, sample.crop, flow, reference.regions.boxes[_EYE_ROWS])
         if lids_dominate and not sample.blink:
             # a blink the flow sees before (or without) the landmarks: its frames are no reference either
@@ -197,7 +196,7 @@ class MieSpotter:
         # (only for a lid that really moves: at rest the subtraction would just add the lid's noise)
         lid_led = (speed[_LID_ROWS] > speed[_BROW_ROWS]) & (
             speed[_LID_ROWS] >= c.threshold_sigma * track.noise[_LID_CHANNELS])
-        motion = motion.copy()
+        # (region_motion returned a fresh array: it is changed in place)
         motion[_BROW_ROWS] -= (_BLEED * lid_led)[:, None] * lid_flow
         vectors = channel_motion(motion)
         magnitude = np.hypot(vectors[:, 0], vectors[:, 1])
