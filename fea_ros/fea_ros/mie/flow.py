@@ -143,19 +143,22 @@ def region_motion(flow: np.ndarray, regions: RegionBoxes) -> np.ndarray:
     return means - rigid
 
 
-def similarity_residual(motion: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """(R, 2) region motion minus the least-squares similarity motion of all regions together.
+def similarity_residual(motion: np.ndarray, centres: np.ndarray, fit: np.ndarray | None = None) -> np.ndarray:
+    """(R, 2) region motion minus the least-squares similarity motion of the regions in ``fit`` (default all).
 
     What a similarity of the whole face explains is global misalignment (a face that slid against its crop),
-    not a local movement; a movement of one or two regions keeps most of its motion here.
+    not a local movement; a movement of one or two regions keeps most of its motion here. A movement of several
+    regions at once (both lids) pulls a fit over all regions along; fitted without them, it keeps all of it.
     """
-    x, y = centres[:, 0] - centres[:, 0].mean(), centres[:, 1] - centres[:, 1].mean()
-    u, v = motion[:, 0] - motion[:, 0].mean(), motion[:, 1] - motion[:, 1].mean()
-    spread = float((x ** 2 + y ** 2).sum())
+    rows = np.ones(len(motion), bool) if fit is None else np.asarray(fit, bool)
+    origin, mean = centres[rows].mean(axis=0), motion[rows].mean(axis=0)
+    x, y = centres[:, 0] - origin[0], centres[:, 1] - origin[1]
+    u, v = motion[:, 0] - mean[0], motion[:, 1] - mean[1]
+    spread = float((x[rows] ** 2 + y[rows] ** 2).sum())
     if spread <= 0:
-        return motion - motion.mean(axis=0)
-    a = float((x * u + y * v).sum()) / spread
-    b = float((x * v - y * u).sum()) / spread
+        return motion - mean
+    a = float((x * u + y * v)[rows].sum()) / spread
+    b = float((x * v - y * u)[rows].sum()) / spread
     return np.stack([u - (a * x - b * y), v - (b * x + a * y)], axis=1)
 
 

@@ -64,6 +64,7 @@ _BLEED = np.array([LID_BLEED_INNER if "inner" in name else LID_BLEED for name in
 _EYE_CHANNELS = [CHANNEL_NAMES.index(name) for name in EYE_REGIONS]
 _LID_CHANNELS = [CHANNEL_NAMES.index(REGION_NAMES[row]) for row in _LID_ROWS]
 _NOT_EYE = ~EYE_MASK
+_NOT_EYE_ROW = np.isin(np.arange(len(REGION_NAMES)), _EYE_ROWS, invert=True)
 _EYE_OR_BROW = EYE_MASK | BROW_MASK
 #: channels of the lips alone (upper lip, lower lip, the two together): what speech moves
 _LIP_MASK = np.array([all(r in ("upper_lip", "lower_lip") for r in regions) for regions in CHANNEL_REGIONS])
@@ -256,8 +257,12 @@ class MieSpotter:
     def _local(self, motion: np.ndarray, regions: RegionBoxes, noise: np.ndarray) -> bool:
         """Whether the motion stays above the threshold once a similarity of the whole face is taken out."""
         local = np.linalg.norm(channel_motion(similarity_residual(motion, regions.centres)), axis=1) / noise
+        # the eyes against a similarity of the rest of the face: both lids rising would pull a fit over all
+        # regions up with them
+        eyes = np.linalg.norm(channel_motion(similarity_residual(motion, regions.centres, _NOT_EYE_ROW)),
+                              axis=1) / noise
         return bool(local[~EYE_MASK].max() >= LOCAL_FRACTION * self.config.threshold_sigma
-                    or local[EYE_MASK].max() >= self.config.threshold_sigma)
+                    or eyes[EYE_MASK].max() >= self.config.threshold_sigma)
 
     @staticmethod
     def _arm(track: Track, active: np.ndarray) -> None:
