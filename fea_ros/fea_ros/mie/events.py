@@ -67,9 +67,12 @@ def make_event(config: MieConfig, face_id: str, track: Track, offset_ns: int, ed
             and history[onset - 1].stamp_ns >= track.floor_ns:
         onset -= 1
     onset_ns = history[onset].stamp_ns
+    if onset > 0 and history[onset - 1].stamp_ns >= track.floor_ns:
+        # the level crossed the edge between the frame below it and the first one above it
+        onset_ns = crossing(history[onset - 1], history[onset], edge, active)
     inside = [r for r in history[detected:] if r.stamp_ns < offset_ns] or [history[detected]]
-    onset_ns, offset_ns = extrapolate(history[onset:], onset_ns, offset_ns, edge, track, active,
-                                            emitted_ns)
+    onset_ns, offset_ns = extrapolate(history[max(onset - 1, 0):], onset_ns, offset_ns, edge, track, active,
+                                      emitted_ns)
     apex = max(inside, key=lambda r: r.z[active].max())
     margin_ns = int(BLINK_MARGIN_S * 1e9)
     near_blink = any(r.blink for r in history if onset_ns - margin_ns <= r.stamp_ns <= offset_ns + margin_ns)
@@ -99,6 +102,17 @@ def make_event(config: MieConfig, face_id: str, track: Track, offset_ns: int, ed
         intensity=intensity, confidence=min(max(confidence, 0.0), 1.0), emitted_ns=int(emitted_ns))
 
 
+def crossing(before: Record, after: Record, level: float, active: np.ndarray) -> int:
+    """When the event level passed ``level`` between two frames, linearly interpolated (ns).
+
+    Taking the frame after the crossing instead makes every onset and offset late by half a frame on average,
+    at 30 fps a sixth of the shortest micro-expressions.
+    """
+    low, high = event_level(before.z, active), event_level(after.z, active)
+    share = float(np.clip((level - low) / (high - low), 0.0, 1.0)) if high != low else 1.0
+    return before.stamp_ns + int(round(share * (after.stamp_ns - before.stamp_ns)))
+
+
 def extrapolate(records: list[Record], onset_ns: int, offset_ns: int, edge: float, track: Track,
                 active: np.ndarray, emitted_ns: int) -> tuple[int, int]:
     """Onset and offset moved out to where the movement left and re-joined rest.
@@ -106,20 +120,31 @@ def extrapolate(records: list[Record], onset_ns: int, offset_ns: int, edge: floa
     The signal crosses ``edge`` some way into the rise (and before the end of the fall), so the measured
     interval is shorter than the movement. Facial movements rise and fall smoothly; for a raised-cosine
     profile the time from rest to the edge is a known fraction of the time from the edge to 90 % of the
-    peak, which is measured.
+    peak, which is measured. ``records`` start at the frame before the onset, if there is one; every crossing
+    is interpolated between frames.
     """
     peak = track.peak_z
-    if peak <= 0 or not records:
+    inside = [r for r in records if r.stamp_ns <= offset_ns]
+    if peak <= 0 or not inside:
         return onset_ns, offset_ns
+    levels = [event_level(r.z, active) for r in inside]
+    end = len(inside) - 1
+    if end > 0 and inside[end].stamp_ns == offset_ns and levels[end] < edge <= levels[end - 1]:
+        # the event ended between the last frame above the edge and the first one below it
+        offset_ns = crossing(inside[end - 1], inside[end], edge, active)
     fraction = float(np.clip(edge / peak, 0.02, 0.6))
     x_edge = float(np.arccos(1.0 - 2.0 * fraction) / np.pi)
     ratio = x_edge / (_X_90 - x_edge)
-    levels = [(r.stamp_ns, event_level(r.z, active)) for r in records if r.stamp_ns <= offset_ns]
-    high = [t for t, level in levels if level >= 0.9 * peak]
+    high = [i for i, level in enumerate(levels) if level >= 0.9 * peak]
     if not high:
         return onset_ns, offset_ns
-    new_onset = onset_ns - int(ratio * max(high[0] - onset_ns, 0))
-    new_offset = offset_ns + int(ratio * max(offset_ns - high[-1], 0))
+    first, last = high[0], high[-1]
+    rise_ns = crossing(inside[first - 1], inside[first], 0.9 * peak, active) if first > 0 \
+        else inside[first].stamp_ns
+    fall_ns = crossing(inside[last], inside[last + 1], 0.9 * peak, active) if last < end \
+        else inside[last].stamp_ns
+    new_onset = onset_ns - int(ratio * max(rise_ns - onset_ns, 0))
+    new_offset = offset_ns + int(ratio * max(offset_ns - fall_ns, 0))
     return max(new_onset, track.floor_ns), min(new_offset, emitted_ns)
 
 
