@@ -6,6 +6,8 @@ import pytest
 
 from fea_ros.mie.flow import REGION_NAMES, similarity_residual
 
+from test_mie_spotter import astronaut_mesh  # noqa: F401
+
 
 @pytest.fixture
 def centres() -> np.ndarray:
@@ -34,3 +36,21 @@ def test_regions_left_out_of_the_fit_keep_their_own_movement(centres):
     # fitted over all regions, the four pull the similarity along and keep only part of their movement
     pulled = similarity_residual(slide + own, centres)
     assert np.linalg.norm(pulled[:4], axis=1).max() < 0.8 * 0.9
+
+
+def test_both_brows_lowering_keep_their_motion_against_a_fit_without_the_brows(astronaut_mesh):
+    from fea_ros.mie.alignment import FaceAligner
+    from fea_ros.mie.flow import BROW_REGIONS, region_boxes
+
+    photo, mesh = astronaut_mesh
+    face = FaceAligner(128).align(photo, mesh)
+    centres = region_boxes(face.points, face.interocular_px, face.crop.shape[0]).centres
+    brows = np.isin(REGION_NAMES, BROW_REGIONS)
+    # AU4: the four brow boxes move down and towards the middle of the face, nothing else moves
+    inward = np.sign(centres[:, 0].mean() - centres[:, 0])
+    motion = np.where(brows[:, None], np.stack([0.3 * inward, np.full(len(REGION_NAMES), 0.6)], axis=1), 0.0)
+    own = np.linalg.norm(similarity_residual(motion, centres, ~brows)[brows], axis=1)
+    np.testing.assert_allclose(own, np.hypot(0.3, 0.6), rtol=1e-9)
+    # a fit over the whole face reads much of it as the face shrinking and sliding down
+    whole = np.linalg.norm(similarity_residual(motion, centres)[brows], axis=1)
+    assert whole.max() < 0.75 * np.hypot(0.3, 0.6), whole

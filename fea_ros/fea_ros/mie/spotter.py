@@ -64,14 +64,18 @@ _BLEED = np.array([LID_BLEED_INNER if "inner" in name else LID_BLEED for name in
 _EYE_CHANNELS = [CHANNEL_NAMES.index(name) for name in EYE_REGIONS]
 _LID_CHANNELS = [CHANNEL_NAMES.index(REGION_NAMES[row]) for row in _LID_ROWS]
 _NOT_EYE = ~EYE_MASK
-_NOT_EYE_ROW = np.isin(np.arange(len(REGION_NAMES)), _EYE_ROWS, invert=True)
+#: region rows of a face part that moves as a whole, and its channels: judged against a fit without those rows
+_OWN_FIT = [(np.isin(np.arange(len(REGION_NAMES)), rows), mask)
+            for rows, mask in ((_EYE_ROWS, EYE_MASK), (_BROW_ROWS, BROW_MASK))]
 _EYE_OR_BROW = EYE_MASK | BROW_MASK
 #: channels of the lips alone (upper lip, lower lip, the two together): what speech moves
 _LIP_MASK = np.array([all(r in ("upper_lip", "lower_lip") for r in regions) for regions in CHANNEL_REGIONS])
 _NO_SCALE = np.ones(len(CHANNEL_NAMES))
 _BLINK_SCALE = np.where(BROW_MASK, BLINK_BROW_FACTOR, 1.0)
-#: a start also needs this fraction of the threshold after a whole-face similarity is taken out
+#: a start also needs this fraction of the threshold after a whole-face similarity is taken out (eye channels:
+#: all of it)
 LOCAL_FRACTION = 0.5
+_LOCAL_SHARE = np.where(EYE_MASK, 1.0, LOCAL_FRACTION)
 #: a region starting to move after the event's level fell below this fraction of its peak is a second movement
 SPLIT_FRACTION = 0.5
 #: a movement only starts against a reference frame in which the starting channels were below this fraction of
@@ -225,7 +229,7 @@ class MieSpotter:
                 (reference.effective[starting] < REST_FRACTION * c.threshold_sigma).all())
             track.lips.add(stamp_ns, float(effective[_LIP_MASK].max()))
             if warm and candidate >= c.threshold_sigma and settled \
-                    and self._local(motion, reference.regions, track.noise) \
+                    and self._local(motion, reference.regions, track.noise, starting) \
                     and not (bool(_LIP_MASK[starting].all()) and self._talking(track, reference.stamp_ns)):
                 track.frozen = reference
                 track.detected_ns = stamp_ns
@@ -254,15 +258,19 @@ class MieSpotter:
         if clean:
             track.before_blink = clean[-1]
 
-    def _local(self, motion: np.ndarray, regions: RegionBoxes, noise: np.ndarray) -> bool:
-        """Whether the motion stays above the threshold once a similarity of the whole face is taken out."""
+    def _local(self, motion: np.ndarray, regions: RegionBoxes, noise: np.ndarray, starting: np.ndarray) -> bool:
+        """Whether a starting channel stays above the threshold once a similarity of the face is taken out.
+
+        What a similarity explains is the face sliding against its crop, not a movement of the face.
+        """
         local = np.linalg.norm(channel_motion(similarity_residual(motion, regions.centres)), axis=1) / noise
-        # the eyes against a similarity of the rest of the face: both lids rising would pull a fit over all
-        # regions up with them
-        eyes = np.linalg.norm(channel_motion(similarity_residual(motion, regions.centres, _NOT_EYE_ROW)),
-                              axis=1) / noise
-        return bool(local[~EYE_MASK].max() >= LOCAL_FRACTION * self.config.threshold_sigma
-                    or eyes[EYE_MASK].max() >= self.config.threshold_sigma)
+        # the eyes and the brows each against a similarity of the rest of the face: both lids rising, or both
+        # brows lowering and drawing together, would pull a fit over all regions along with them
+        for rows, channels in _OWN_FIT:
+            own = channel_motion(similarity_residual(motion, regions.centres, ~rows))[channels]
+            local[channels] = np.linalg.norm(own, axis=1) / noise[channels]
+        # (the channels that start it: a part's own fit reads the other parts' movements as its own)
+        return bool((starting & (local >= _LOCAL_SHARE * self.config.threshold_sigma)).any())
 
     @staticmethod
     def _arm(track: Track, active: np.ndarray) -> None:
