@@ -1,4 +1,4 @@
-"""The spotter on a talking face, and the eye region's sub-pixel refinement."""
+"""The spotter on a talking face, and the sub-pixel refinement of the eye and lower-face regions."""
 from __future__ import annotations
 
 import cv2
@@ -85,6 +85,19 @@ def test_a_small_upper_lid_raise_is_found_through_the_full_resolution_refinement
     assert len(events) == 1 and events[0].type == "MICRO", [(seconds(e), e.regions) for e in events]
     assert {"lid_left", "lid_right"} & set(events[0].regions)
     # the half-resolution flow alone does not see it
+    monkeypatch.setattr(BoxRefiner, "__call__", lambda self, reference, current, flow, boxes: np.zeros((len(boxes), 2)))
+    assert run_spotter(frames, 30.0) == []
+
+
+def test_a_small_one_sided_lip_corner_pull_is_found_through_the_full_resolution_refinement(astronaut_mesh,
+                                                                                          monkeypatch):
+    # 1 px at an inter-ocular distance of 75 px, one side: about 0.6 px in the crop, in part of one box
+    pull = Movement("lip_corner_pull", 1.8, 1.9, 2.05, 1.0, "MICRO", side="left")
+    frames = make_clip(astronaut_mesh, 30.0, 3.0, [pull])
+    events = run_spotter(frames, 30.0)
+    assert len(events) == 1 and events[0].type == "MICRO", [(seconds(e), e.regions) for e in events]
+    assert "mouth_corner_left" in events[0].regions
+    assert 1.7 <= seconds(events[0])[0] <= 1.9 and 1.95 <= seconds(events[0])[1] <= 2.15, seconds(events[0])
     monkeypatch.setattr(BoxRefiner, "__call__", lambda self, reference, current, flow, boxes: np.zeros((len(boxes), 2)))
     assert run_spotter(frames, 30.0) == []
 

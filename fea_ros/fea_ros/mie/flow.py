@@ -213,8 +213,9 @@ class BoxRefiner:
     current crop back along the flow and solving, per box, for the one translation that best explains what is
     left uses every pixel of the box at full resolution. The step is linear, valid for what the flow missed
     (well under a pixel); on a uniform shift of the whole crop it is less precise than DIS's mean (it adds noise
-    and overshoots), so the spotter uses it only for the eye boxes, where it finds small lid raises that DIS
-    misses. Only the window around the boxes is computed.
+    and overshoots), so the spotter uses it for the eye boxes (small lid raises) and the regions below them (small
+    one-sided lip-corner pulls, nose wrinkles, chin raises) that DIS misses, not for the brows (whose boxes
+    pick up the lid) or the reference boxes of the rigid fit. Only the window around the boxes is computed.
     """
 
     def __init__(self, damping: float = 1.0) -> None:
