@@ -87,7 +87,7 @@ def report(results: dict[float, RateResult], config: MieConfig, markdown: bool, 
     lines.append(f"Delay bound: an event is emitted at most window_s = {config.window_s:.2f} s (+ one frame, "
                  f"<= {frame_bound:.3f} s) after its offset; movements longer than max_event_s = "
                  f"{config.max_event_s:.1f} s are closed and emitted then.")
-    tuned = " and ".join(map(str, TUNED_ON_SEEDS))
+    tuned = ", ".join(map(str, TUNED_ON_SEEDS))
     lines.append(f"Data: {data} (landmarks: {landmarks}); spotter parameters tuned on seeds {tuned}.")
     return "\n".join(lines)
 

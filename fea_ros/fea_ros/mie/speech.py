@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 
-#: lips "moving" in a frame: a lip channel above this many noise units (scripts/lip_activity.py: 0-0.1 % of
-#: the frames at rest on benchmark seed 1's neutral clips, 21-50 % on the real clips' talking faces)
+#: lips "moving" in a frame: a lip channel above this many noise units (scripts/lip_activity.py: 0.0 % of
+#: the frames at rest on benchmark seed 1's neutral clips, 6-57 % on the real clips' talking faces)
 SPEECH_LEVEL = 3.0
 SPEECH_WINDOW_S = 1.0
 
