@@ -18,10 +18,25 @@ from pathlib import Path
 import numpy as np
 
 
+COLUMNS = ("video", "onset", "offset", "type")
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a spotting CSV, or a clear exit when the file or one of its columns is missing."""
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: give a benchmark truth.csv and a 'fea-ros bench mie --predictions' CSV")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise SystemExit(f"{path} has no column {', '.join(missing)}; the header must hold {','.join(COLUMNS)}")
+        return list(reader)
+
+
 def paired_errors(truth_path: Path, pred_path: Path) -> list[tuple[str, float, float, float]]:
     """(type, IoU, onset error, offset error) of each subject truth and its most overlapping same-type event."""
-    truths = [r for r in csv.DictReader(truth_path.open()) if r.get("face", "subject") == "subject"]
-    preds = list(csv.DictReader(pred_path.open()))
+    truths = [r for r in read_rows(truth_path) if r.get("face", "subject") == "subject"]
+    preds = read_rows(pred_path)
     pairs = []
     for truth in truths:
         onset, offset = float(truth["onset"]), float(truth["offset"])

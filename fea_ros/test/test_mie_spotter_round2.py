@@ -5,7 +5,9 @@ import numpy as np
 
 from fea_ros.core.config import MieConfig
 from fea_ros.core.types import Landmarks
+from fea_ros.mie import spotter as spotter_module
 from fea_ros.mie.evaluation import interval_iou
+from fea_ros.mie.flow import similarity_residual
 from fea_ros.mie.spotter import MieSpotter, outside_fraction
 from fea_ros.mie.synthetic import Movement, eye_opening
 
@@ -90,3 +92,18 @@ def test_the_way_back_of_a_movement_below_the_threshold_is_not_an_event(astronau
         events = run_spotter(make_clip(astronaut_mesh, 30.0, 6.5, [movement]), 30.0)
         assert all((e.offset_ns - e.onset_ns) * 1e-9 < 1.0 for e in events), (action, summary(events))
         assert all(seconds(e)[0] < 2.2 for e in events), (action, summary(events))
+
+
+def test_a_small_lowering_of_both_brows_is_judged_against_the_rest_of_the_face(astronaut_mesh, monkeypatch):
+    # AU4 of both brows, 0.7 px: four regions move at once and a similarity fitted over all regions reads much
+    # of it as the face sliding; fitted without the brows it is not
+    lower = Movement("brow_lower", 1.8, 1.9, 2.05, 0.7, "MICRO")
+    frames = make_clip(astronaut_mesh, 30.0, 3.0, [lower])
+    events = run_spotter(frames, 30.0)
+    assert len(events) == 1 and events[0].type == "MICRO", summary(events)
+    assert {"brow_right", "brow_left"} <= set(events[0].regions)
+    assert interval_iou(seconds(events[0]), (1.8, 2.05)) >= 0.5, summary(events)
+    # the same clip judged against a whole-face similarity for every part (the earlier start check)
+    monkeypatch.setattr(spotter_module, "similarity_residual",
+                        lambda motion, centres, fit=None: similarity_residual(motion, centres))
+    assert run_spotter(frames, 30.0) == []

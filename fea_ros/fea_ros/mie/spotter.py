@@ -74,8 +74,8 @@ _EYE_OR_BROW = EYE_MASK | BROW_MASK
 _LIP_MASK = np.array([all(r in ("upper_lip", "lower_lip") for r in regions) for regions in CHANNEL_REGIONS])
 _NO_SCALE = np.ones(len(CHANNEL_NAMES))
 _BLINK_SCALE = np.where(BROW_MASK, BLINK_BROW_FACTOR, 1.0)
-#: a start also needs this fraction of the threshold after a whole-face similarity is taken out (eye channels:
-#: all of it)
+#: a start also needs this fraction of the threshold after a similarity of the face is taken out (eye channels:
+#: all of it; see _local for which regions the similarity is fitted to)
 LOCAL_FRACTION = 0.5
 _LOCAL_SHARE = np.where(EYE_MASK, 1.0, LOCAL_FRACTION)
 #: a region starting to move after the event's level fell below this fraction of its peak is a second movement
@@ -118,8 +118,9 @@ class MieSpotter:
         if c.threshold_sigma <= c.low_sigma:
             raise ConfigError(f"mie.threshold_sigma ({c.threshold_sigma}) must exceed mie.low_sigma "
                               f"({c.low_sigma})")
-        # no variational refinement in DIS (0.4 of its 0.9 ms per crop): the eye boxes and the face below them
-        # are refined at full resolution instead (BoxRefiner), which finds more small movements for less time
+        # no variational refinement in DIS (0.4 of its 0.9 ms per crop, scripts/flow_cost.py): the eye boxes and
+        # the face below them are refined at full resolution instead (BoxRefiner); with both, a few more small
+        # movements were found on the benchmark, for 1.3 x the CPU time of this (docs/mie.md, Flow)
         self._flow = FlowEstimator(refinement_iterations=0)
         self._refiner = BoxRefiner()
         self._tracks: dict[str, Track] = {}
