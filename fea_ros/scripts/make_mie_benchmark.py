@@ -52,7 +52,7 @@ from fea_ros.core.detection import FaceDetector  # noqa: E402
 from fea_ros.core.landmarks import FaceMesh, mesh_model, roi_from_detection, roi_from_landmarks  # noqa: E402
 from fea_ros.inference.factory import create_engine  # noqa: E402
 from fea_ros.inference.models import Manifest  # noqa: E402
-from fea_ros.mie.synthetic import FaceAnimator, eye_opening  # noqa: E402
+from fea_ros.mie.synthetic import ClipSpec, FaceAnimator, eye_opening  # noqa: E402
 from fea_ros.mie.synthetic_plan import category_mix, movement_categories, plan_clip  # noqa: E402
 
 PHOTO_INTEROCULAR_PX = 80.0
@@ -108,25 +108,24 @@ def prepare(photo: np.ndarray, mesh_xy: np.ndarray) -> tuple[np.ndarray, np.ndar
     return scaled, mesh_xy * factor
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=2)
-    parser.add_argument("--output", type=Path, default=None, help="default: out/mie_benchmark/seed-<seed>")
-    parser.add_argument("--opencv-doc", type=Path, default=None)
-    parser.add_argument("--high-rate", action="store_true", help="also make the 100 fps clips")
-    args = parser.parse_args(argv)
-    output = args.output or Path("out") / "mie_benchmark" / f"seed-{args.seed}"
-    photos = load_photos(args.opencv_doc)
+def load_animators(opencv_doc: Path | None = None) -> dict[str, FaceAnimator]:
+    """One animator per benchmark photo, its FaceMesh from fea_ros's own networks."""
     still_mesh = StillMesh()
     animators = {}
-    for name, photo in photos.items():
+    for name, photo in load_photos(opencv_doc).items():
         scaled, mesh = prepare(photo, still_mesh(photo))
         animators[name] = FaceAnimator(scaled, mesh)
-    rng = np.random.default_rng(args.seed)
+    return animators
+
+
+def plan_benchmark(seed: int, animators: dict[str, FaceAnimator], high_rate: bool = False
+                   ) -> list[tuple[ClipSpec, str, bool]]:
+    """(clip spec, photo name, neutral) of every clip of a seed: the whole plan, before any frame is drawn."""
+    rng = np.random.default_rng(seed)
     names = list(animators)
     specs = []
     for fps, n_clips, seconds, n_micro, n_macro, n_neutral, neutral_seconds in \
-            LAYOUT + (HIGH_RATE_LAYOUT if args.high_rate else ()):
+            LAYOUT + (HIGH_RATE_LAYOUT if high_rate else ()):
         micro_mix = iter(category_mix(n_clips * n_micro, rng))
         macro_mix = iter(category_mix(n_clips * n_macro, rng))
         lossless = [i % 2 == 1 for i in range(n_clips + n_neutral)]
@@ -143,6 +142,19 @@ def main(argv: list[str] | None = None) -> int:
             spec = plan_clip(name, rng, fps, neutral_seconds if neutral else seconds, kinds, categories,
                              interocular, opening, FRAME_SIZE, PHOTO_INTEROCULAR_PX, lossless[i], bystander)
             specs.append((spec, photo, neutral))
+    return specs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=None, help="default: out/mie_benchmark/seed-<seed>")
+    parser.add_argument("--opencv-doc", type=Path, default=None)
+    parser.add_argument("--high-rate", action="store_true", help="also make the 100 fps clips")
+    args = parser.parse_args(argv)
+    output = args.output or Path("out") / "mie_benchmark" / f"seed-{args.seed}"
+    animators = load_animators(args.opencv_doc)
+    specs = plan_benchmark(args.seed, animators, args.high_rate)
     (output / "clips").mkdir(parents=True, exist_ok=True)
     entries, truth_rows = [], []
     total = sum(int(round(s.duration_s * s.fps)) for s, _, _ in specs)
