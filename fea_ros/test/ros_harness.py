@@ -187,9 +187,19 @@ class RosPeer:
         try:
             if not client.wait_for_service(timeout_sec=30.0):
                 raise AssertionError(f"{node_name}/get_state is not offered")
-            future = client.call_async(GetState.Request())
-            wait_until(future.done, 30.0, f"{node_name}: get_state did not answer")
-            return str(future.result().current_state.label)
+            # a request sent right after discovery now and then goes unanswered (lost requests and responses are
+            # known: ros2/rclcpp#923, ros-navigation/navigation2#426); one fresh-clone CI run waited 30 s for it
+            # in vain. Asking again is harmless: the state is only read
+            deadline = time.monotonic() + 30.0
+            while True:
+                future = client.call_async(GetState.Request())
+                try:
+                    wait_until(future.done, min(5.0, max(deadline - time.monotonic(), 0.1)),
+                               f"{node_name}: get_state did not answer")
+                    return str(future.result().current_state.label)
+                except AssertionError:
+                    if time.monotonic() >= deadline:
+                        raise AssertionError(f"{node_name}: get_state did not answer in 30 s") from None
         finally:
             self.node.destroy_client(client)
 
