@@ -14,7 +14,6 @@ it gives the MEGC recall per action and per share of the interval hidden.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -26,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_mie_benchmark import load_animators, plan_benchmark  # noqa: E402
 
 from fea_ros.mie.benchmark import load_truth  # noqa: E402
-from fea_ros.mie.evaluation import Interval, found_truths  # noqa: E402
+from fea_ros.mie.evaluation import found_truths, read_intervals  # noqa: E402
 from fea_ros.mie.synthetic import Movement  # noqa: E402
 
 HALF_CLOSED = 0.5
@@ -46,13 +45,10 @@ def hidden_share(movement: Movement, blinks: list[Movement], step_s: float = 0.0
 def cover_table(data: Path, pred: Path | None, table: dict[tuple[str, str, float], list[int]]) -> str | None:
     """Add one seed's eye+blink movements to ``table`` ((type, action, bin) -> [found, total]); an error or None."""
     seed = int(data.name.rsplit("-", 1)[-1])
-    truth_rows = list(csv.DictReader((data / "truth.csv").open()))
     truths, _ = load_truth(data / "truth.csv")
     found = [False] * len(truths)
     if pred is not None:
-        predictions = [Interval(r["video"], float(r["onset"]), float(r["offset"]), r["type"])
-                       for r in csv.DictReader(pred.open())]
-        found = found_truths(predictions, truths)
+        found = found_truths(read_intervals(pred), truths)
     index = {(t.video, round(t.onset, 3)): i for i, t in enumerate(truths)}
     checked = 0
     for spec, _, _ in plan_benchmark(seed, load_animators()):
@@ -68,8 +64,8 @@ def cover_table(data: Path, pred: Path | None, table: dict[tuple[str, str, float
             row = table[(movement.kind, movement.action, next(b for b in BINS if share <= b))]
             row[0] += int(found[index[key]])
             row[1] += 1
-    if checked != len(truth_rows):
-        return (f"the plan of seed {seed} does not match {data / 'truth.csv'} ({checked} of {len(truth_rows)} "
+    if checked != len(truths):
+        return (f"the plan of seed {seed} does not match {data / 'truth.csv'} ({checked} of {len(truths)} "
                 f"movements): was it made by another version of make_mie_benchmark.py?")
     return None
 

@@ -12,46 +12,32 @@ predictions come from ``fea-ros bench mie --predictions``:
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import numpy as np
 
-
-COLUMNS = ("video", "onset", "offset", "type")
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    """The rows of a spotting CSV, or a clear exit when the file or one of its columns is missing."""
-    if not path.is_file():
-        raise SystemExit(f"{path} not found: give a benchmark truth.csv and a 'fea-ros bench mie --predictions' CSV")
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise SystemExit(f"{path} has no column {', '.join(missing)}; the header must hold {','.join(COLUMNS)}")
-        return list(reader)
+from fea_ros.mie.benchmark import load_truth
+from fea_ros.mie.errors import SpottingFormatError
+from fea_ros.mie.evaluation import interval_iou, read_intervals
 
 
 def paired_errors(truth_path: Path, pred_path: Path) -> list[tuple[str, float, float, float]]:
     """(type, IoU, onset error, offset error) of each subject truth and its most overlapping same-type event."""
-    truths = [r for r in read_rows(truth_path) if r.get("face", "subject") == "subject"]
-    preds = read_rows(pred_path)
+    if not truth_path.is_file():
+        raise SystemExit(f"{truth_path} not found: give a benchmark seed's truth.csv")
+    truths, _ = load_truth(truth_path)
+    try:
+        predictions = read_intervals(pred_path)
+    except SpottingFormatError as exc:
+        raise SystemExit(f"{exc} (a 'fea-ros bench mie --predictions' CSV)") from None
     pairs = []
     for truth in truths:
-        onset, offset = float(truth["onset"]), float(truth["offset"])
-        best = None
-        for pred in preds:
-            if pred["video"] != truth["video"] or pred["type"] != truth["type"]:
-                continue
-            p_on, p_off = float(pred["onset"]), float(pred["offset"])
-            overlap = min(offset, p_off) - max(onset, p_on)
-            if overlap > 0:
-                iou = overlap / (max(offset, p_off) - min(onset, p_on))
-                if best is None or iou > best[1]:
-                    best = (truth["type"], iou, p_on - onset, p_off - offset)
-        if best is not None:
-            pairs.append(best)
+        same = [p for p in predictions if p.video == truth.video and p.type == truth.type]
+        scored = [(interval_iou((truth.onset, truth.offset), (p.onset, p.offset)), p) for p in same]
+        best = max(scored, key=lambda pair: pair[0], default=None)
+        if best is not None and best[0] > 0:
+            iou, pred = best
+            pairs.append((truth.type, iou, pred.onset - truth.onset, pred.offset - truth.offset))
     return pairs
 
 
