@@ -4,8 +4,8 @@ import pytest
 
 from fea_ros.mie.baseline_mdmd import MdmdConfig, block_main_direction_means, runs_of_length, spot_runs
 from fea_ros.mie.synthetic import EXPRESSION_ACTIONS, SIDED_ACTIONS, Movement
-from fea_ros.mie.synthetic_plan import (AMPLITUDE_SCALE, EYE_REGION_ACTIONS, LOWER_FACE_ACTIONS, Category,
-                                       category_mix, plan_clip)
+from fea_ros.mie.synthetic_plan import (AFTER_BLINK_ACTIONS, AMPLITUDE_SCALE, EYE_REGION_ACTIONS,
+                                       LOWER_FACE_ACTIONS, Category, category_mix, plan_clip)
 
 
 def test_block_feature_takes_the_main_direction_of_each_block():
@@ -75,12 +75,32 @@ def test_plan_clip_follows_the_benchmark_ranges_and_is_reproducible():
         assert m.action in (LOWER_FACE_ACTIONS if category.group == "lower face" else EYE_REGION_ACTIONS)
         assert (m.side in ("right", "left")) == category.unilateral and category.group in m.tags
         assert not m.side or m.action in SIDED_ACTIONS
-        near = [b for b in blinks if abs(b.onset_s - m.onset_s) <= 0.1 + 1e-9]
+        # an upper-lid raise comes as the blink's lid reopens or after it (a blink relaxes the lid's raiser)
+        edge = [b.offset_s if m.action in AFTER_BLINK_ACTIONS else b.onset_s for b in blinks]
+        near = [t for t in edge if abs(t - m.onset_s) <= 0.1 + 1e-9]
         assert bool(near) == (category.group == "eye+blink")
     assert spec.bystander is not None and spec.bystander.centre[0] > 0.8 * spec.frame_size[0]
     assert spec.head.jerks and spec.head.rotation_deg <= 8.0 and 60 <= spec.jpeg_quality <= 85
     assert [(m.action, m.onset_s) for m in plan(5).movements] == [(m.action, m.onset_s) for m in spec.movements]
     assert [(m.action, m.onset_s) for m in plan(6).movements] != [(m.action, m.onset_s) for m in spec.movements]
+
+
+def test_an_upper_lid_raise_never_goes_on_under_a_closing_blink():
+    # a blink relaxes the muscle that raises the lid: the lid is back on its way up before a raise starts
+    raises = 0
+    for seed in range(12):
+        spec = plan_clip("c", np.random.default_rng(seed), 30.0, 24.0, ["MICRO"] * 4,
+                         [Category("eye+blink", seed % 2 == 1)] * 4, 75.0, 8.0)
+        blinks = [m for m in spec.movements if m.action == "blink"]
+        for m in spec.movements:
+            if m.action != "upper_lid_raise":
+                continue
+            raises += 1
+            near = [b for b in blinks if abs(b.offset_s - m.onset_s) <= 0.1 + 1e-9]
+            assert near and all(b.apex_s < m.onset_s for b in near)
+            # and no blink of the clip closes the lid during the raise
+            assert not any(m.onset_s <= b.apex_s <= m.offset_s for b in blinks)
+    assert raises >= 5
 
 
 def test_category_mix_has_the_stated_proportions():
