@@ -42,7 +42,7 @@ def direction_action_units(region: str, motion: np.ndarray) -> tuple[int, ...]:
         return (1, 2) if dy < 0 else (4,)
     if region.startswith(("lid", "eye")):
         return (5,) if vertical_up else ()
-    if region == "nose":
+    if region.startswith("nose"):
         return (9,) if vertical_up else ()
     if region.startswith("mouth_corner"):
         return (12,) if dy < 0 else (15,)

@@ -25,7 +25,9 @@ REGIONS: dict[str, tuple[int, ...]] = {
     # corners and lower lid dilute it
     "lid_right": (161, 160, 159, 158, 157),
     "lid_left": (384, 385, 386, 387, 388),
-    "nose": (48, 115, 220, 278, 344, 440, 64, 294),
+    # the two nasal wings apart: a one-sided nose wrinkle moves one, and in a box over both the still side halves it
+    "nose_right": (48, 115, 220, 64),
+    "nose_left": (278, 344, 440, 294),
     "mouth_corner_right": (61, 146, 91, 185, 40),
     "mouth_corner_left": (291, 375, 321, 409, 270),
     "upper_lip": (0, 37, 267, 13, 82, 312),
@@ -189,6 +191,7 @@ def _build_channels() -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], np.
     for name, right, left in (("brows", "brow_right", "brow_left"),
                               ("inner_brows", "brow_inner_right", "brow_inner_left"),
                               ("lids", "lid_right", "lid_left"),
+                              ("nose", "nose_right", "nose_left"),
                               ("mouth_corners", "mouth_corner_right", "mouth_corner_left")):
         names.append(name)
         members.append((right, left))
