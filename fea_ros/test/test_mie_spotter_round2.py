@@ -7,9 +7,10 @@ from fea_ros.core.config import MieConfig
 from fea_ros.core.types import Landmarks
 from fea_ros.mie import spotter as spotter_module
 from fea_ros.mie.evaluation import interval_iou
-from fea_ros.mie.flow import similarity_residual
+from fea_ros.mie.flow import CHANNEL_NAMES, similarity_residual
 from fea_ros.mie.spotter import MieSpotter, outside_fraction
 from fea_ros.mie.synthetic import Movement, eye_opening
+from fea_ros.mie.track import BLINK_BROW_FACTOR
 
 from test_mie_spotter import INTEROCULAR, astronaut_mesh, make_clip, run_spotter, seconds  # noqa: F401
 
@@ -107,3 +108,19 @@ def test_a_small_lowering_of_both_brows_is_judged_against_the_rest_of_the_face(a
     monkeypatch.setattr(spotter_module, "similarity_residual",
                         lambda motion, centres, fit=None: similarity_residual(motion, centres))
     assert run_spotter(frames, 30.0) == []
+
+
+def test_near_a_blink_only_a_brow_going_down_needs_the_higher_threshold():
+    # a closing lid drags the brow above it down: a brow that went up before and after the lid's pull was taken
+    # out is the brow's own raise; one that only went up after the subtraction, or went down, may be the pull
+    channels = len(CHANNEL_NAMES)
+    raw, corrected = np.zeros((channels, 2)), np.zeros((channels, 2))
+    brow, inner, other_brow = (CHANNEL_NAMES.index(n) for n in ("brow_right", "inner_brows", "brow_left"))
+    raw[brow], corrected[brow] = (0.1, -0.8), (0.1, -1.0)  # up in both: an AU1+2
+    raw[inner], corrected[inner] = (0.0, 0.3), (0.0, -0.4)  # up only once the lid's pull was subtracted
+    raw[other_brow], corrected[other_brow] = (0.0, 0.9), (0.0, 0.5)  # down: the pull, or an AU4
+    scale = spotter_module.blink_scale(raw, corrected)
+    assert scale[brow] == 1.0
+    assert scale[inner] == scale[other_brow] == BLINK_BROW_FACTOR
+    # channels below the eyes keep the plain threshold whatever their direction
+    assert scale[CHANNEL_NAMES.index("chin")] == 1.0 and scale[CHANNEL_NAMES.index("nose")] == 1.0

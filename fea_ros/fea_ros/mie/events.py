@@ -8,7 +8,7 @@ import numpy as np
 from fea_ros.core.config import MieConfig
 from fea_ros.core.types import MicroExpressionEvent
 from fea_ros.mie.flow import CHANNEL_NAMES, CHANNEL_REGIONS, REGION_NAMES
-from fea_ros.mie.track import (BLINK_AU, BLINK_BROW_FACTOR, BLINK_MARGIN_S, BROW_MASK, EYE_MASK, Record,
+from fea_ros.mie.track import (BLINK_AU, BLINK_MARGIN_S, BROW_MASK, EYE_MASK, Record,
                                Track)
 
 #: intensity 1.0 = a peak regional displacement of this fraction of the inter-ocular distance
@@ -80,10 +80,12 @@ def make_event(config: MieConfig, face_id: str, track: Track, offset_ns: int, ed
     near_blink = any(r.blink for r in history if onset_ns - margin_ns <= r.stamp_ns <= offset_ns + margin_ns)
     peak = np.max([r.z - r.common for r in inside], axis=0)
     below_eyes = peak[~EYE_MASK & ~BROW_MASK]
-    brows = peak[BROW_MASK]
+    # as the start judged them: near a blink a brow going down needed BLINK_BROW_FACTOR x (Record.scale)
+    brows = np.max([(r.z - r.common) / (r.scale if r.scale is not None else 1.0) for r in inside],
+                   axis=0)[BROW_MASK]
     started_by_lids = bool((track.started & EYE_MASK).any())
     if near_blink and not started_by_lids and not (below_eyes >= c.threshold_sigma).any() \
-            and not (brows >= BLINK_BROW_FACTOR * c.threshold_sigma).any():
+            and not (brows >= c.threshold_sigma).any():
         return None  # small brow motion next to a blink: the eyelid pulling on the brow, not an expression
     moved_names = {r for i in np.flatnonzero(active) for r in CHANNEL_REGIONS[i]}
     moved = np.array([name in moved_names for name in REGION_NAMES])

@@ -14,8 +14,9 @@ delay from offset to publication is at most ``window_s`` plus one frame interval
 Blinks: frames where the eyes are closing (eye aspect ratio from the landmarks, or the blink action unit when
 action units are given) and 0.1 s around them never serve as a reference. An eye region starts an event only
 when its lid moves up against a reference with open eyes (an upper-lid raise; a blink moves it down), and never
-during a blink; near a blink the brow regions need ``BLINK_BROW_FACTOR`` times the threshold, so an AU4 or AU1
-that starts next to a blink is still found while the small pull of the lid on the brow is not.
+during a blink; near a blink a brow region that goes down needs ``BLINK_BROW_FACTOR`` times the threshold, so an
+AU4 that starts next to a blink is still found while the small pull of the lid on the brow is not (a brow that goes
+up, AU1 or AU1+2, cannot be the lid's pull and needs the plain threshold: ``blink_scale``).
 
 Faces that cannot be measured: a face with more than ``max_outside_fraction`` of its mesh points outside the
 image, or whose stable points do not fit the alignment template (``max_alignment_residual``), is not measured
@@ -75,9 +76,10 @@ _LIP_MASK = np.array([all(r in ("upper_lip", "lower_lip") for r in regions) for 
 _NO_SCALE = np.ones(len(CHANNEL_NAMES))
 _BLINK_SCALE = np.where(BROW_MASK, BLINK_BROW_FACTOR, 1.0)
 #: a start also needs this fraction of the threshold after a similarity of the face is taken out (eye channels:
-#: all of it; see _local for which regions the similarity is fitted to)
+#: EYE_LOCAL_FRACTION; see _local for which regions the similarity is fitted to)
 LOCAL_FRACTION = 0.5
-_LOCAL_SHARE = np.where(EYE_MASK, 1.0, LOCAL_FRACTION)
+EYE_LOCAL_FRACTION = 0.75
+_LOCAL_SHARE = np.where(EYE_MASK, EYE_LOCAL_FRACTION, LOCAL_FRACTION)
 #: a region starting to move after the event's level fell below this fraction of its peak is a second movement
 SPLIT_FRACTION = 0.5
 #: a movement only starts against a reference frame in which the starting channels were below this fraction of
@@ -104,6 +106,19 @@ def eye_aspect_ratio(points_xy: np.ndarray) -> float:
         height = np.linalg.norm(points_xy[p2] - points_xy[p6]) + np.linalg.norm(points_xy[p3] - points_xy[p5])
         ratios.append(height / (2.0 * width) if width > 0 else 0.0)
     return float(min(ratios))
+
+
+def blink_scale(raw: np.ndarray, corrected: np.ndarray) -> np.ndarray:
+    """(C,) threshold factor per channel near a blink, from the channel vectors before and after the lid's pull on
+    the brows was taken out (crop y grows downwards).
+
+    A closing or reopening lid is below its open-eye reference, so it only ever drags the brow above it *down*:
+    a brow channel that went up in DIS's own flow as well as after the correction is the brow's own raise (AU1,
+    AU1+2) and needs the plain threshold. A brow going down (the lid's pull, or an AU4 next to it), or one that
+    only went up once the pull was subtracted (the subtraction overshooting), needs ``BLINK_BROW_FACTOR`` times.
+    """
+    up = (raw[:, 1] < 0) & (corrected[:, 1] < 0)
+    return np.where(up, 1.0, _BLINK_SCALE)
 
 
 class MieSpotter:
@@ -210,12 +225,13 @@ class MieSpotter:
         lid_led = (speed[_LID_ROWS] > speed[_BROW_ROWS]) & (
             speed[_LID_ROWS] >= c.threshold_sigma * track.noise[_LID_CHANNELS])
         # (region_motion returned a fresh array: it is changed in place)
+        raw = channel_motion(motion) if near_blink else None
         motion[_BROW_ROWS] -= (_BLEED * lid_led)[:, None] * lid_flow
         vectors = channel_motion(motion)
         magnitude = np.hypot(vectors[:, 0], vectors[:, 1])
         z = magnitude / track.noise
-        if near_blink:
-            allowed, scale = _NOT_EYE, _BLINK_SCALE
+        if raw is not None:
+            allowed, scale = _NOT_EYE, blink_scale(raw, vectors)
         else:
             # a lid that moved up against an open-eye reference is an upper-lid raise (a blink moves it down)
             allowed = _NOT_EYE | (EYE_MASK & (vectors[:, 1] < 0) & (-vectors[:, 1] >= np.abs(vectors[:, 0])))
