@@ -24,8 +24,8 @@ Output (not committed; default out/mie_benchmark/seed-<N>):
     clips/<name>/bystander_landmarks.npy  the same for the bystander (points beyond the frame edge included)
 
 Usage:
-    python fea_ros/scripts/make_mie_benchmark.py --seed 1      # a seed the spotter was tuned on (1 to 5)
-    python fea_ros/scripts/make_mie_benchmark.py --seed 6      # a held-out seed BENCHMARKS.md reports (6, 7)
+    python fea_ros/scripts/make_mie_benchmark.py --seed 1      # a seed the spotter was tuned on (1 to 7)
+    python fea_ros/scripts/make_mie_benchmark.py --seed 8      # a held-out seed BENCHMARKS.md reports (8 to 11)
     python fea_ros/scripts/make_mie_benchmark.py --opencv-doc PATH   # an opencv-doc .deb or unpacked folder
 """
 from __future__ import annotations

@@ -28,7 +28,8 @@ def test_brow_lowering_and_lid_raise_starting_next_to_a_blink_are_found(astronau
     _, mesh = astronaut_mesh
     brow = Movement("brow_lower", 1.6, 1.75, 1.95, 3.0, "MICRO")
     lid = Movement("upper_lid_raise", 3.2, 3.5, 4.4, 3.0, "MACRO", hold_s=0.3)
-    movements = [brow, blink_at(mesh, 1.55), lid, blink_at(mesh, 3.25)]
+    # the lid rises as the blink before it reopens (a blink relaxes the lid's raiser: synthetic_plan.py)
+    movements = [brow, blink_at(mesh, 1.55), lid, blink_at(mesh, 2.97)]
     events = run_spotter(make_clip(astronaut_mesh, 30.0, 5.2, movements), 30.0)
     assert len(events) == 2, summary(events)
     first, second = sorted(events, key=lambda e: e.onset_ns)
@@ -110,7 +111,7 @@ def test_a_small_lowering_of_both_brows_is_judged_against_the_rest_of_the_face(a
     assert run_spotter(frames, 30.0) == []
 
 
-def test_near_a_blink_only_a_brow_going_down_needs_the_higher_threshold():
+def test_near_a_blink_only_a_brow_that_went_up_before_and_after_the_lid_pull_was_removed_has_the_plain_threshold():
     # a closing lid drags the brow above it down: a brow that went up before and after the lid's pull was taken
     # out is the brow's own raise; one that only went up after the subtraction, or went down, may be the pull
     channels = len(CHANNEL_NAMES)

@@ -2,17 +2,19 @@
 
 Each expressive movement belongs to one face group and one side class, drawn in known proportions over the
 whole benchmark (``category_mix``): eye-region actions (upper-lid raise AU5, brow lowerer AU4, inner-brow raise
-AU1, brow raise AU1+2) with a blink next to the movement's onset, eye-region actions without one, and lower-face actions (lip-corner pull, lip press, nose wrinkle, chin raise); a third act on one side of the
-face only. Half of the MaE are long (2-3.6 s) with a hold at the apex. Clips are JPEG (quality 60-85) or
+AU1, brow raise AU1+2) with a blink next to the movement's onset, eye-region actions without one, and
+lower-face actions (lip-corner pull, lip press, nose wrinkle, chin raise); a third act on one side of the face
+only. Half of the MaE are long (2-3.6 s) with a hold at the apex. Clips are JPEG (quality 60-85) or
 lossless, and a third have a bystander: a second face, partly outside the frame, that only moves rigidly (those
 clips are 480 x 320, the others 320 x 320).
 
 The blink next to an eye-region action starts within 0.1 s of the action's onset, except for an upper-lid
 raise: there the blink *ends* within 0.1 s of the raise's onset. A blink relaxes the levator palpebrae (the
 muscle of AU5) while the orbicularis oculi closes the lid, so a lid cannot be raised under a closing blink; it
-can start to rise as the lid reopens, or right after. (Before, the blink started near the raise's onset as for
-the brows, and hid a quarter to three quarters of each micro lid raise under a more than half-closed lid:
-3 of 25 were found on seeds 1-7, BENCHMARKS.md.)
+can start to rise as the lid reopens (the levator reopens it), or right after. A raise that starts 0.1 s before
+a short blink ends still has up to 40 % of a 0.1 s micro raise under a lid more than half closed. (Before, the
+blink started near the raise's onset as for the brows, and hid a quarter to three quarters of each micro lid
+raise under a more than half-closed lid: 3 of 25 were found on seeds 1-7, BENCHMARKS.md.)
 """
 from __future__ import annotations
 
@@ -111,8 +113,8 @@ def plan_clip(name: str, rng: np.random.Generator, fps: float, duration_s: float
     """Random but reproducible clip with one expressive movement per entry of ``kinds`` ("MICRO"/"MACRO").
 
     MiE 1.5-4 px / 0.1-0.45 s, MaE 5-12 px / 0.6-2 s (long ones 2-3.6 s with a 30-60 % hold); blinks about every
-    4 s plus one next to each "eye+blink" movement's onset (module docstring); head motion with quick shifts; JPEG quality
-    60-85 unless ``lossless``; a rigid bystander at the right edge when ``bystander_photo`` is given.
+    4 s plus one next to each "eye+blink" movement's onset (module docstring); head motion with quick shifts;
+    JPEG quality 60-85 unless ``lossless``; a rigid bystander at the right edge when ``bystander_photo`` is given.
     """
     if len(kinds) != len(categories):
         raise ValueError(f"clip {name}: {len(kinds)} movements but {len(categories)} categories")
