@@ -6,6 +6,7 @@ import numpy as np
 from fea_ros.core.config import MieConfig
 from fea_ros.core.types import Landmarks
 from fea_ros.mie import spotter as spotter_module
+from fea_ros.mie.blinks import blink_scale
 from fea_ros.mie.evaluation import interval_iou
 from fea_ros.mie.flow import CHANNEL_NAMES, similarity_residual
 from fea_ros.mie.spotter import MieSpotter, outside_fraction
@@ -120,7 +121,7 @@ def test_near_a_blink_only_a_brow_that_went_up_before_and_after_the_lid_pull_was
     raw[brow], corrected[brow] = (0.1, -0.8), (0.1, -1.0)  # up in both: an AU1+2
     raw[inner], corrected[inner] = (0.0, 0.3), (0.0, -0.4)  # up only once the lid's pull was subtracted
     raw[other_brow], corrected[other_brow] = (0.0, 0.9), (0.0, 0.5)  # down: the pull, or an AU4
-    scale = spotter_module.blink_scale(raw, corrected)
+    scale = blink_scale(raw, corrected)
     assert scale[brow] == 1.0
     assert scale[inner] == scale[other_brow] == BLINK_BROW_FACTOR
     # channels below the eyes keep the plain threshold whatever their direction

@@ -33,18 +33,16 @@ from fea_ros.core.config import MieConfig
 from fea_ros.core.errors import ConfigError, InputError
 from fea_ros.core.types import ActionUnits, Landmarks, MicroExpressionEvent
 from fea_ros.mie.alignment import AlignedFace, FaceAligner
+from fea_ros.mie.blinks import blink_scale, eye_aspect_ratio
 from fea_ros.mie.events import event_level, make_event, median
 from fea_ros.mie.flow import (BROW_REGIONS, CHANNEL_NAMES, CHANNEL_REGIONS, EYE_REGIONS, REGION_NAMES,
                               BoxRefiner, FlowEstimator, RegionBoxes, channel_motion, region_boxes,
                               region_motion, similarity_residual)
 from fea_ros.mie.speech import SPEECH_WINDOW_S, LipActivity
-from fea_ros.mie.track import (BLINK_AU, BLINK_BROW_FACTOR, BLINK_MARGIN_S, BROW_MASK, EYE_MASK, Record, Sample,
-                               Track)
+from fea_ros.mie.track import BLINK_AU, BLINK_MARGIN_S, BROW_MASK, EYE_MASK, Record, Sample, Track
 
 log = logging.getLogger(__name__)
 
-#: FaceMesh eye-aspect-ratio points: corner, upper, upper, corner, lower, lower
-EAR_POINTS = ((33, 160, 158, 133, 153, 144), (362, 385, 387, 263, 373, 380))
 #: face part of each channel: a second movement is one in a part that was not moving
 _PART = tuple("upper" if any(r in BROW_REGIONS or r in EYE_REGIONS for r in regions) else "lower"
               for regions in CHANNEL_REGIONS)
@@ -74,7 +72,6 @@ _EYE_OR_BROW = EYE_MASK | BROW_MASK
 #: channels of the lips alone (upper lip, lower lip, the two together): what speech moves
 _LIP_MASK = np.array([all(r in ("upper_lip", "lower_lip") for r in regions) for regions in CHANNEL_REGIONS])
 _NO_SCALE = np.ones(len(CHANNEL_NAMES))
-_BLINK_SCALE = np.where(BROW_MASK, BLINK_BROW_FACTOR, 1.0)
 #: a start also needs this fraction of the threshold after a similarity of the face is taken out (eye channels:
 #: EYE_LOCAL_FRACTION; see _local for which regions the similarity is fitted to)
 LOCAL_FRACTION = 0.5
@@ -97,28 +94,6 @@ def outside_fraction(points: np.ndarray, shape: tuple[int, ...]) -> float:
     h, w = shape[:2]
     inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
     return float(1.0 - inside.mean()) if len(xy) else 1.0
-
-
-def eye_aspect_ratio(points_xy: np.ndarray) -> float:
-    ratios = []
-    for p1, p2, p3, p4, p5, p6 in EAR_POINTS:
-        width = np.linalg.norm(points_xy[p1] - points_xy[p4])
-        height = np.linalg.norm(points_xy[p2] - points_xy[p6]) + np.linalg.norm(points_xy[p3] - points_xy[p5])
-        ratios.append(height / (2.0 * width) if width > 0 else 0.0)
-    return float(min(ratios))
-
-
-def blink_scale(raw: np.ndarray, corrected: np.ndarray) -> np.ndarray:
-    """(C,) threshold factor per channel near a blink, from the channel vectors before and after the lid's pull on
-    the brows was taken out (crop y grows downwards).
-
-    A closing or reopening lid is below its open-eye reference, so it only ever drags the brow above it *down*:
-    a brow channel that went up in DIS's own flow as well as after the correction is the brow's own raise (AU1,
-    AU1+2) and needs the plain threshold. A brow going down (the lid's pull, or an AU4 next to it), or one that
-    only went up once the pull was subtracted (the subtraction overshooting), needs ``BLINK_BROW_FACTOR`` times.
-    """
-    up = (raw[:, 1] < 0) & (corrected[:, 1] < 0)
-    return np.where(up, 1.0, _BLINK_SCALE)
 
 
 class MieSpotter:

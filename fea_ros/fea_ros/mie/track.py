@@ -19,7 +19,7 @@ BLINK_AU = 45
 #: frames this close to a blink belong to it (the lid was already moving)
 BLINK_MARGIN_S = 0.1
 #: near a blink a brow channel going down (the lid's pull) must exceed the threshold this many times over to start
-#: or keep an event (spotter.blink_scale: one going up needs the plain threshold)
+#: or keep an event (blinks.blink_scale: one going up needs the plain threshold)
 BLINK_BROW_FACTOR = 1.3
 
 
