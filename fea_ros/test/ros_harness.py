@@ -192,11 +192,11 @@ class RosPeer:
             # in vain. Asking again is harmless: the state is only read
             for _ in range(6):  # 6 x 5 s
                 future = client.call_async(GetState.Request())
-                deadline = time.monotonic() + 5.0
-                while not future.done() and time.monotonic() < deadline:
-                    time.sleep(0.02)
-                if future.done():
-                    return str(future.result().current_state.label)
+                try:
+                    wait_until(future.done, 5.0, f"{node_name}: get_state")
+                except AssertionError:
+                    continue  # unanswered: ask again
+                return str(future.result().current_state.label)
             raise AssertionError(f"{node_name}: get_state did not answer in 30 s (asked 6 times)")
         finally:
             self.node.destroy_client(client)

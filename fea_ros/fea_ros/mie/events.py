@@ -78,10 +78,10 @@ def make_event(config: MieConfig, face_id: str, track: Track, offset_ns: int, ed
     apex = max(inside, key=lambda r: r.z[active].max())
     margin_ns = int(BLINK_MARGIN_S * 1e9)
     near_blink = any(r.blink for r in history if onset_ns - margin_ns <= r.stamp_ns <= offset_ns + margin_ns)
-    peak = np.max([r.z - r.common for r in inside], axis=0)
-    below_eyes = peak[~EYE_MASK & ~BROW_MASK]
+    excess = [r.z - r.common for r in inside]
+    below_eyes = np.max(excess, axis=0)[~EYE_MASK & ~BROW_MASK]
     # as the start judged them: near a blink a brow going down needed BLINK_BROW_FACTOR x (Record.scale)
-    brows = np.max([(r.z - r.common) / (r.scale if r.scale is not None else 1.0) for r in inside],
+    brows = np.max([e / (r.scale if r.scale is not None else 1.0) for e, r in zip(excess, inside)],
                    axis=0)[BROW_MASK]
     started_by_lids = bool((track.started & EYE_MASK).any())
     if near_blink and not started_by_lids and not (below_eyes >= c.threshold_sigma).any() \
