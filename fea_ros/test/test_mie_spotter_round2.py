@@ -6,10 +6,11 @@ import numpy as np
 from fea_ros.core.config import MieConfig
 from fea_ros.core.types import Landmarks
 from fea_ros.mie import spotter as spotter_module
+from fea_ros.mie.alignment import outside_fraction
 from fea_ros.mie.blinks import blink_scale
 from fea_ros.mie.evaluation import interval_iou
 from fea_ros.mie.flow import CHANNEL_NAMES, similarity_residual
-from fea_ros.mie.spotter import MieSpotter, outside_fraction
+from fea_ros.mie.spotter import MieSpotter
 from fea_ros.mie.synthetic import Movement, eye_opening
 from fea_ros.mie.track import BLINK_BROW_FACTOR
 
@@ -126,3 +127,16 @@ def test_near_a_blink_only_a_brow_that_went_up_before_and_after_the_lid_pull_was
     assert scale[inner] == scale[other_brow] == BLINK_BROW_FACTOR
     # channels below the eyes keep the plain threshold whatever their direction
     assert scale[CHANNEL_NAMES.index("chin")] == 1.0 and scale[CHANNEL_NAMES.index("nose")] == 1.0
+
+
+def test_a_small_lid_raise_that_stays_just_below_the_threshold_is_found(astronaut_mesh, monkeypatch):
+    # about 1 px: its eye channels stay above SUSTAIN_FRACTION of the threshold for several frames, never above it
+    lid = Movement("upper_lid_raise", 1.6, 1.75, 1.95, 0.5, "MICRO")
+    frames = make_clip(astronaut_mesh, 30.0, 3.0, [lid])
+    events = run_spotter(frames, 30.0)
+    assert len(events) == 1 and events[0].type == "MICRO", summary(events)
+    assert interval_iou(seconds(events[0]), (1.6, 1.95)) >= 0.5 and 5 in events[0].action_units, summary(events)
+    assert set(events[0].regions) <= {"eye_left", "eye_right", "lid_left", "lid_right"}, summary(events)
+    assert run_spotter(make_clip(astronaut_mesh, 30.0, 3.0, []), 30.0) == []  # the same head motion, no raise
+    monkeypatch.setattr(spotter_module, "SUSTAIN_FRACTION", 1.0)  # the single-frame threshold alone
+    assert run_spotter(frames, 30.0) == []

@@ -25,6 +25,17 @@ MIN_MESH_POINTS = 468
 CANONICAL_RIGHT_EYE = (0.32, 0.38)
 CANONICAL_LEFT_EYE = (0.68, 0.38)
 
+#: every 4th mesh point covers the mesh evenly enough to tell how much of it is outside the image
+OUTSIDE_STRIDE = 4
+
+
+def outside_fraction(points: np.ndarray, shape: tuple[int, ...]) -> float:
+    """Share of the mesh points that lie outside an image of ``shape`` (rows, cols, ...)."""
+    xy = np.asarray(points)[::OUTSIDE_STRIDE, :2]
+    h, w = shape[:2]
+    inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
+    return float(1.0 - inside.mean()) if len(xy) else 1.0
+
 
 def fit_similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Least-squares similarity (scale, rotation, translation) mapping ``source`` onto ``target`` (Umeyama).

@@ -3,8 +3,9 @@
 Per frame and face: align the face (alignment.py), measure the optical flow from a reference crop to the
 current crop, take the rigid head motion out and average the flow in each facial region (flow.py). Each
 region's displacement is divided by that face's own noise level (a running mean of the displacement while
-nothing happens), giving a z-score. A movement starts when a region's z-score crosses ``threshold_sigma``
-against a reference frame in which that region was at rest (``REST_FRACTION``); the reference crop is then
+nothing happens), giving a z-score. A movement starts when a region's z-score crosses ``threshold_sigma`` (an
+eye region's also when it stays above ``SUSTAIN_FRACTION`` of it for ``SUSTAIN_S``) against a reference frame in
+which that region was at rest (``REST_FRACTION``); the reference crop is then
 frozen (so the signal is the displacement since before the movement) and the movement ends when every region
 is back near rest. Onset and offset are where the signal leaves and
 re-enters ``max(low_sigma, edge_fraction * peak)``. The event is emitted ``window_s`` after its offset, so the
@@ -32,7 +33,7 @@ import numpy as np
 from fea_ros.core.config import MieConfig
 from fea_ros.core.errors import ConfigError, InputError
 from fea_ros.core.types import ActionUnits, Landmarks, MicroExpressionEvent
-from fea_ros.mie.alignment import AlignedFace, FaceAligner
+from fea_ros.mie.alignment import AlignedFace, FaceAligner, outside_fraction
 from fea_ros.mie.blinks import blink_scale, eye_aspect_ratio
 from fea_ros.mie.events import event_level, make_event, median
 from fea_ros.mie.flow import (BROW_REGIONS, CHANNEL_NAMES, CHANNEL_REGIONS, EYE_REGIONS, REGION_NAMES,
@@ -83,17 +84,13 @@ SPLIT_FRACTION = 0.5
 #: the threshold: a reference taken at a movement's apex would make its way back to rest look like a movement
 #: (and, frozen, keep the event open until max_event_s)
 REST_FRACTION = 0.6
-
-
-OUTSIDE_STRIDE = 4
-
-
-def outside_fraction(points: np.ndarray, shape: tuple[int, ...]) -> float:
-    """Share of the mesh points that lie outside an image of ``shape`` (rows, cols, ...)."""
-    xy = np.asarray(points)[::OUTSIDE_STRIDE, :2]  # every 4th point covers the mesh evenly enough
-    h, w = shape[:2]
-    inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
-    return float(1.0 - inside.mean()) if len(xy) else 1.0
+#: an eye channel also starts a movement when it stays above this fraction of the threshold for SUSTAIN_S (two
+#: frames at 30 fps): an upper-lid raise moves the lid by about 1 px but lasts at least 0.1 s, while a lid going up
+#: (the only way an eye channel may start one, never near a blink) rarely stays that high by chance. Not the brows:
+#: they move with speech, and a face talking gave brow events this way (docs/mie.md, "Sustained start")
+SUSTAIN_FRACTION = 0.6
+SUSTAIN_S = 0.03
+_SUSTAINABLE = EYE_MASK
 
 
 class MieSpotter:
@@ -223,18 +220,32 @@ class MieSpotter:
             # a blink is not the eye region's noise: learning from it would raise the level an upper-lid
             # raise or a brow movement must reach
             self._learn_noise(track, magnitude, stamp_ns, _EYE_OR_BROW if near_blink else None)
-            starting = allowed & (effective >= c.threshold_sigma)
+            above = allowed & _SUSTAINABLE & (effective >= SUSTAIN_FRACTION * c.threshold_sigma)
+            starting, need = self._starting(track, stamp_ns, allowed & (effective >= c.threshold_sigma), above)
             settled = reference.effective is None or bool(
                 (reference.effective[starting] < REST_FRACTION * c.threshold_sigma).all())
             track.lips.add(stamp_ns, float(effective[_LIP_MASK].max()))
-            if warm and candidate >= c.threshold_sigma and settled \
-                    and self._local(motion, reference.regions, track.noise, starting) \
+            if warm and starting.any() and settled \
+                    and self._local(motion, reference.regions, track.noise, starting, need) \
                     and not (bool(_LIP_MASK[starting].all()) and self._talking(track, reference.stamp_ns)):
                 track.frozen = reference
                 track.detected_ns = stamp_ns
                 self._arm(track, starting)
             return []
         return self._follow(face_id, track, stamp_ns)
+
+    def _starting(self, track: Track, stamp_ns: int, crossing: np.ndarray, above: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """The channels that start a movement in this frame, and the level each had to reach.
+
+        ``crossing``: the channels at the threshold; ``above``: the eye channels above SUSTAIN_FRACTION of it,
+        which start one once they have stayed there for SUSTAIN_S.
+        """
+        since = track.above_since if track.above_since is not None else np.full(len(above), -1, dtype=np.int64)
+        track.above_since = np.where(above, np.where(since >= 0, since, stamp_ns), -1)
+        sustained = above & (stamp_ns - track.above_since >= int(SUSTAIN_S * 1e9))
+        threshold = self.config.threshold_sigma
+        return crossing | sustained, np.where(crossing, threshold, SUSTAIN_FRACTION * threshold)
 
     def _talking(self, track: Track, reference_ns: int) -> bool:
         """Whether the lips kept moving at rest in the second before the reference (speech.py).
@@ -257,8 +268,10 @@ class MieSpotter:
         if clean:
             track.before_blink = clean[-1]
 
-    def _local(self, motion: np.ndarray, regions: RegionBoxes, noise: np.ndarray, starting: np.ndarray) -> bool:
-        """Whether a starting channel stays above the threshold once a similarity of the face is taken out.
+    def _local(self, motion: np.ndarray, regions: RegionBoxes, noise: np.ndarray, starting: np.ndarray,
+               need: np.ndarray) -> bool:
+        """Whether a starting channel stays above (a share of) the level it reached, ``need``, once a similarity
+        of the face is taken out.
 
         What a similarity explains is the face sliding against its crop, not a movement of the face.
         """
@@ -269,7 +282,7 @@ class MieSpotter:
             own = channel_motion(similarity_residual(motion, regions.centres, ~rows))[channels]
             local[channels] = np.linalg.norm(own, axis=1) / noise[channels]
         # (the channels that start it: a part's own fit reads the other parts' movements as its own)
-        return bool((starting & (local >= _LOCAL_SHARE * self.config.threshold_sigma)).any())
+        return bool((starting & (local >= _LOCAL_SHARE * need)).any())
 
     @staticmethod
     def _arm(track: Track, active: np.ndarray) -> None:
@@ -280,6 +293,7 @@ class MieSpotter:
         track.trough = float("inf")
         track.active = np.asarray(active, dtype=bool)
         track.started = active.copy()
+        track.above_since = None  # a new count after the movement
 
     def _blink(self, track: Track, face: AlignedFace, action_units: ActionUnits | None) -> bool:
         ear = eye_aspect_ratio(face.points)
