@@ -5,12 +5,11 @@ current crop, take the rigid head motion out and average the flow in each facial
 region's displacement is divided by that face's own noise level (a running mean of the displacement while
 nothing happens), giving a z-score. A movement starts when a region's z-score crosses ``threshold_sigma`` (an
 eye region's also when it stays above ``SUSTAIN_FRACTION`` of it for ``SUSTAIN_S``) against a reference frame in
-which that region was at rest (``REST_FRACTION``); the reference crop is then
-frozen (so the signal is the displacement since before the movement) and the movement ends when every region
-is back near rest. Onset and offset are where the signal leaves and
-re-enters ``max(low_sigma, edge_fraction * peak)``. The event is emitted ``window_s`` after its offset, so the
-delay from offset to publication is at most ``window_s`` plus one frame interval; a movement lasting longer than
-``max_event_s`` is closed and emitted at that point.
+which that region was at rest (``REST_FRACTION``); the reference crop is then frozen (so the signal is the
+displacement since before the movement) and the movement ends when every region is back near rest. Onset and
+offset are where the signal leaves and re-enters ``max(low_sigma, edge_fraction * peak)``. The event is emitted
+``window_s`` after its offset, so the delay from offset to publication is at most ``window_s`` plus one frame
+interval; a movement lasting longer than ``max_event_s`` is closed and emitted at that point.
 
 Blinks: frames where the eyes are closing (eye aspect ratio from the landmarks, or the blink action unit when
 action units are given) and 0.1 s around them never serve as a reference. An eye region starts an event only
