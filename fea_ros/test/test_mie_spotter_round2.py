@@ -7,7 +7,7 @@ from fea_ros.core.config import MieConfig
 from fea_ros.core.types import Landmarks
 from fea_ros.mie import spotter as spotter_module
 from fea_ros.mie.alignment import outside_fraction
-from fea_ros.mie.blinks import blink_scale
+from fea_ros.mie.blinks import along_start, blink_scale
 from fea_ros.mie.evaluation import interval_iou
 from fea_ros.mie.flow import CHANNEL_NAMES, similarity_residual
 from fea_ros.mie.spotter import MieSpotter
@@ -140,3 +140,12 @@ def test_a_small_lid_raise_that_stays_just_below_the_threshold_is_found(astronau
     assert run_spotter(make_clip(astronaut_mesh, 30.0, 3.0, []), 30.0) == []  # the same head motion, no raise
     monkeypatch.setattr(spotter_module, "SUSTAIN_FRACTION", 1.0)  # the single-frame threshold alone
     assert run_spotter(frames, 30.0) == []
+
+
+def test_as_a_brow_raise_decays_a_blink_neither_drags_it_down_nor_keeps_it_up():
+    up = np.array([[0.0, -1.0], [0.0, -1.0], [0.0, -1.0]])  # each channel started going up (crop y grows down)
+    # 0: the brow back at rest, the lid dragging it down in DIS's flow and the subtraction overshooting upwards;
+    # 1: the brow still well up in both; 2: a sideways drift
+    raw = np.array([[0.0, 0.5], [0.1, -1.5], [0.8, 0.0]])
+    corrected = np.array([[0.0, -0.4], [0.0, -2.0], [0.8, -0.1]])
+    assert np.allclose(along_start(raw, corrected, up), [0.0, 1.5, 0.0])

@@ -32,14 +32,14 @@ import numpy as np
 from fea_ros.core.config import MieConfig
 from fea_ros.core.errors import ConfigError, InputError
 from fea_ros.core.types import ActionUnits, Landmarks, MicroExpressionEvent
-from fea_ros.mie.alignment import AlignedFace, FaceAligner, outside_fraction
-from fea_ros.mie.blinks import blink_scale, eye_aspect_ratio
+from fea_ros.mie.alignment import FaceAligner, outside_fraction
+from fea_ros.mie.blinks import along_start, blink_scale, blinking, mark_blink
 from fea_ros.mie.events import event_level, make_event, median
 from fea_ros.mie.flow import (BROW_REGIONS, CHANNEL_NAMES, CHANNEL_REGIONS, EYE_REGIONS, REGION_NAMES,
                               BoxRefiner, FlowEstimator, RegionBoxes, channel_motion, region_boxes,
                               region_motion, similarity_residual)
 from fea_ros.mie.speech import SPEECH_WINDOW_S, LipActivity
-from fea_ros.mie.track import BLINK_AU, BLINK_MARGIN_S, BROW_MASK, EYE_MASK, Record, Sample, Track
+from fea_ros.mie.track import BLINK_MARGIN_S, BROW_MASK, EYE_MASK, Record, Sample, Track
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +148,9 @@ class MieSpotter:
             # turned out of plane or badly meshed: the crop does not show the same face geometry
             self._tracks.pop(face_id, None)
             return []
-        blink = self._blink(track, face, action_units)
+        blink = blinking(track, face.points, action_units, c.blink_ear_ratio)
         if blink:
-            self._mark_blink(track, stamp_ns)
+            mark_blink(track, stamp_ns)
         eyes_busy = blink or (stamp_ns - track.last_blink_ns) * 1e-9 <= BLINK_MARGIN_S
         sample = Sample(stamp_ns, face.crop, region_boxes(face.points, face.interocular_px, face.crop.shape[0]),
                          face.interocular_px, eyes_busy)
@@ -188,7 +188,7 @@ class MieSpotter:
         motion[_LOWER_ROWS] += self._refiner(reference.crop, sample.crop, flow, reference.regions.boxes[_LOWER_ROWS])
         if lids_dominate and not sample.blink:
             # a blink the flow sees before (or without) the landmarks: its frames are no reference either
-            self._mark_blink(track, stamp_ns)
+            mark_blink(track, stamp_ns)
         # the flow is smooth over a few pixels, so a moving lid (a blink, an upper-lid raise) drags the flow of
         # the brow just above it along; that part (a fixed share of the lid's motion) is not the brow's own
         # (a brow that leads drags the lid instead: then nothing is taken off)
@@ -200,6 +200,11 @@ class MieSpotter:
         motion[_BROW_ROWS] -= (_BLEED * lid_led)[:, None] * lid_flow
         vectors = channel_motion(motion)
         magnitude = np.hypot(vectors[:, 0], vectors[:, 1])
+        if raw is not None and track.frozen is not None and track.started is not None and track.direction is not None \
+                and event_level(track.history[-1].z, track.started) < SPLIT_FRACTION * track.peak_z:
+            # a blink as a movement decays (below half its peak): the brows that started it count only what is left
+            # along the direction they started in, so the lid's pull does not hold the movement open (along_start)
+            magnitude = np.where(track.started & BROW_MASK, along_start(raw, vectors, track.direction), magnitude)
         z = magnitude / track.noise
         if raw is not None:
             allowed, scale = _NOT_EYE, blink_scale(raw, vectors)
@@ -229,7 +234,7 @@ class MieSpotter:
                     and not (bool(_LIP_MASK[starting].all()) and self._talking(track, reference.stamp_ns)):
                 track.frozen = reference
                 track.detected_ns = stamp_ns
-                self._arm(track, starting)
+                self._arm(track, starting, vectors)
             return []
         return self._follow(face_id, track, stamp_ns)
 
@@ -255,18 +260,6 @@ class MieSpotter:
         share = self.config.speech_share
         return 0 < share <= track.lips.share(reference_ns)
 
-    @staticmethod
-    def _mark_blink(track: Track, stamp_ns: int) -> None:
-        """A blink now: the frames of the last 0.1 s (the lid was already moving) are no reference."""
-        track.last_blink_ns = stamp_ns
-        for earlier in reversed(track.samples):
-            if stamp_ns - earlier.stamp_ns > BLINK_MARGIN_S * 1e9:
-                break
-            earlier.blink = True
-        clean = [s for s in track.samples if not s.blink]
-        if clean:
-            track.before_blink = clean[-1]
-
     def _local(self, motion: np.ndarray, regions: RegionBoxes, noise: np.ndarray, starting: np.ndarray,
                need: np.ndarray) -> bool:
         """Whether a starting channel stays above (a share of) the level it reached, ``need``, once a similarity
@@ -284,7 +277,7 @@ class MieSpotter:
         return bool((starting & (local >= _LOCAL_SHARE * need)).any())
 
     @staticmethod
-    def _arm(track: Track, active: np.ndarray) -> None:
+    def _arm(track: Track, active: np.ndarray, vectors: np.ndarray) -> None:
         track.below_since_ns = None
         track.peak_z = 0.0
         track.level = None
@@ -292,17 +285,8 @@ class MieSpotter:
         track.trough = float("inf")
         track.active = np.asarray(active, dtype=bool)
         track.started = active.copy()
+        track.direction = vectors / np.maximum(np.hypot(vectors[:, 0], vectors[:, 1]), 1e-9)[:, None]
         track.above_since = None  # a new count after the movement
-
-    def _blink(self, track: Track, face: AlignedFace, action_units: ActionUnits | None) -> bool:
-        ear = eye_aspect_ratio(face.points)
-        blink = track.ear_baseline is not None and ear < self.config.blink_ear_ratio * track.ear_baseline
-        if action_units is not None and BLINK_AU in action_units.au_numbers:
-            index = list(action_units.au_numbers).index(BLINK_AU)
-            blink = blink or float(action_units.intensities[index]) >= 0.5
-        if not blink:
-            track.ear_baseline = ear if track.ear_baseline is None else 0.9 * track.ear_baseline + 0.1 * ear
-        return blink
 
     def _sliding_reference(self, track: Track, stamp_ns: int) -> Sample | None:
         target = stamp_ns - int(self.config.flow_offset_s * 1e9)
@@ -399,7 +383,7 @@ class MieSpotter:
             # than the trough between the two movements
             track.floor_ns = offset_ns
             track.detected_ns = stamp_ns
-            self._arm(track, newcomers)
+            self._arm(track, newcomers, channel_motion(current.motion))
             return events
         track.frozen = None
         track.below_since_ns = None

@@ -57,6 +57,7 @@ class Track:
     peak_z: float = 0.0  # of the event in progress
     active: np.ndarray | None = None  # channels that crossed the threshold in the event in progress
     started: np.ndarray | None = None  # the channels that started it
+    direction: np.ndarray | None = None  # (C, 2) unit vector of each channel's motion when the movement started
     above_since: np.ndarray | None = None  # (C,) ns since when each channel is above SUSTAIN_FRACTION, or -1
     level: float | None = None  # smoothed z of the active channels
     raw_below_ns: int | None = None  # start of the current run of frames below the end level
