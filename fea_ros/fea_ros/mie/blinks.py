@@ -24,7 +24,6 @@ def eye_aspect_ratio(points_xy: np.ndarray) -> float:
     return float(min(ratios))
 
 
-
 def blinking(track: Track, points_xy: np.ndarray, action_units: ActionUnits | None, ear_ratio: float) -> bool:
     """Whether the eyes are closing in this frame: an eye aspect ratio below ``ear_ratio`` of the face's open-eye
     level (which the other frames update), or the blink action unit at 0.5 or more."""
@@ -48,6 +47,7 @@ def mark_blink(track: Track, stamp_ns: int) -> None:
     clean = [s for s in track.samples if not s.blink]
     if clean:
         track.before_blink = clean[-1]
+
 
 def blink_scale(raw: np.ndarray, corrected: np.ndarray) -> np.ndarray:
     """(C,) threshold factor per channel near a blink, from the channel vectors before and after the lid's pull on

@@ -16,7 +16,9 @@ action units are given) and 0.1 s around them never serve as a reference. An eye
 when its lid moves up against a reference with open eyes (an upper-lid raise; a blink moves it down), and never
 during a blink; near a blink a brow region that goes down needs ``BLINK_BROW_FACTOR`` times the threshold, so an
 AU4 that starts next to a blink is still found while the small pull of the lid on the brow is not (a brow that goes
-up, AU1 or AU1+2, cannot be the lid's pull and needs the plain threshold: ``blink_scale``).
+up, AU1 or AU1+2, cannot be the lid's pull and needs the plain threshold: ``blink_scale``). Once a movement
+has fallen below half its peak, a brow that started it counts near a blink only what is left along its starting
+direction, so the lid's pull does not hold the movement open (``along_start``).
 
 Faces that cannot be measured: a face with more than ``max_outside_fraction`` of its mesh points outside the
 image, or whose stable points do not fit the alignment template (``max_alignment_residual``), is not measured
