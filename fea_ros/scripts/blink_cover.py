@@ -4,10 +4,11 @@
 A brow movement that starts within 0.1 s of a blink, or an upper-lid raise that starts within 0.1 s of a blink's
 end (the benchmark's "eye+blink" category; synthetic_plan.py) can overlap the blink: while the lid is more than
 half closed, an upper-lid raise cannot be seen at all (before round 2's fifth step the benchmark put the blink's
-start near a raise's onset too, and hid much of each micro raise). The script re-plans each benchmark seed (the same plan make_mie_benchmark.py draws, without drawing frames),
-checks it against the seed's truth.csv, and for each eye+blink movement prints the share of its interval
-during which the blink's lid is more than half way down; with ``--pred`` (``fea-ros bench mie --predictions``)
-it gives the MEGC recall per action and per share of the interval hidden.
+start near a raise's onset too, and hid much of each micro raise). The script re-plans each benchmark seed (the
+same plan make_mie_benchmark.py draws, without drawing frames), checks it against the seed's truth.csv, and for
+each eye+blink movement prints the share of its interval during which the blink's lid is more than half way down;
+with ``--pred`` (``fea-ros bench mie --predictions``) it gives the MEGC recall per action and per share of the
+interval hidden.
 
     python fea_ros/scripts/blink_cover.py --data out/mie_benchmark/seed-1 --pred out/pred-1.csv \
         --data out/mie_benchmark/seed-2 --pred out/pred-2.csv

@@ -8,8 +8,7 @@ import numpy as np
 from fea_ros.core.config import MieConfig
 from fea_ros.core.types import MicroExpressionEvent
 from fea_ros.mie.flow import CHANNEL_NAMES, CHANNEL_REGIONS, REGION_NAMES
-from fea_ros.mie.track import (BLINK_AU, BLINK_MARGIN_S, BROW_MASK, EYE_MASK, Record,
-                               Track)
+from fea_ros.mie.track import BLINK_AU, BLINK_MARGIN_S, BROW_MASK, EYE_MASK, Record, Track
 
 #: intensity 1.0 = a peak regional displacement of this fraction of the inter-ocular distance
 FULL_SCALE_DISPLACEMENT = 0.15
