@@ -6,13 +6,13 @@ import numpy as np
 from fea_ros.core.config import MieConfig
 from fea_ros.core.types import Landmarks
 from fea_ros.mie import spotter as spotter_module
-from fea_ros.mie.alignment import outside_fraction
+from fea_ros.mie.alignment import FaceAligner, outside_fraction
 from fea_ros.mie.blinks import along_start, blink_scale
 from fea_ros.mie.evaluation import interval_iou
 from fea_ros.mie.flow import CHANNEL_NAMES, similarity_residual
 from fea_ros.mie.spotter import MieSpotter
 from fea_ros.mie.synthetic import Movement, eye_opening
-from fea_ros.mie.track import BLINK_BROW_FACTOR
+from fea_ros.mie.track import BLINK_BROW_FACTOR, Track, unit_rows
 
 from test_mie_spotter import INTEROCULAR, astronaut_mesh, make_clip, run_spotter, seconds  # noqa: F401
 
@@ -149,3 +149,20 @@ def test_as_a_brow_raise_decays_a_blink_neither_drags_it_down_nor_keeps_it_up():
     raw = np.array([[0.0, 0.5], [0.1, -1.5], [0.8, 0.0]])
     corrected = np.array([[0.0, -0.4], [0.0, -2.0], [0.8, -0.1]])
     assert np.allclose(along_start(raw, corrected, up), [0.0, 1.5, 0.0])
+
+
+def test_a_channel_joining_a_movement_keeps_the_direction_it_joined_in():
+    # a brow that crosses the threshold only after the movement started (the other side of a brow raise) must be
+    # judged along its own rise as a blink decays, not along whatever noise it had when the movement started
+    track = Track(FaceAligner(64), 0)
+    channels = len(CHANNEL_NAMES)
+    started, later = CHANNEL_NAMES.index("brows"), CHANNEL_NAMES.index("brow_left")
+    at_start = np.zeros((channels, 2))
+    at_start[started], at_start[later] = (0.0, -2.0), (0.3, 0.1)
+    track.active = np.eye(channels, dtype=bool)[started]
+    track.direction = unit_rows(at_start)
+    now = np.zeros((channels, 2))
+    now[started], now[later] = (0.0, 0.5), (0.0, -3.0)  # the first one's direction is kept, the new one's taken
+    track.join(np.eye(channels, dtype=bool)[later], now)
+    assert track.active[started] and track.active[later] and track.active.sum() == 2
+    assert np.allclose(track.direction[started], (0.0, -1.0)) and np.allclose(track.direction[later], (0.0, -1.0))

@@ -17,8 +17,8 @@ when its lid moves up against a reference with open eyes (an upper-lid raise; a 
 during a blink; near a blink a brow region that goes down needs ``BLINK_BROW_FACTOR`` times the threshold, so an
 AU4 that starts next to a blink is still found while the small pull of the lid on the brow is not (a brow that goes
 up, AU1 or AU1+2, cannot be the lid's pull and needs the plain threshold: ``blink_scale``). Once a movement
-has fallen below half its peak, a brow that started it counts near a blink only what is left along its starting
-direction, so the lid's pull does not hold the movement open (``along_start``).
+has fallen below half its peak, a brow in it counts near a blink only what is left along the direction it started
+moving in, so the lid's pull does not hold the movement open (``along_start``).
 
 Faces that cannot be measured: a face with more than ``max_outside_fraction`` of its mesh points outside the
 image, or whose stable points do not fit the alignment template (``max_alignment_residual``), is not measured
@@ -41,7 +41,7 @@ from fea_ros.mie.flow import (BROW_REGIONS, CHANNEL_NAMES, CHANNEL_REGIONS, EYE_
                               BoxRefiner, FlowEstimator, RegionBoxes, channel_motion, region_boxes,
                               region_motion, similarity_residual)
 from fea_ros.mie.speech import SPEECH_WINDOW_S, LipActivity
-from fea_ros.mie.track import BLINK_MARGIN_S, BROW_MASK, EYE_MASK, Record, Sample, Track
+from fea_ros.mie.track import BLINK_MARGIN_S, BROW_MASK, EYE_MASK, Record, Sample, Track, unit_rows
 
 log = logging.getLogger(__name__)
 
@@ -202,11 +202,11 @@ class MieSpotter:
         motion[_BROW_ROWS] -= (_BLEED * lid_led)[:, None] * lid_flow
         vectors = channel_motion(motion)
         magnitude = np.hypot(vectors[:, 0], vectors[:, 1])
-        if raw is not None and track.frozen is not None and track.started is not None and track.direction is not None \
-                and event_level(track.history[-1].z, track.started) < SPLIT_FRACTION * track.peak_z:
-            # a blink as a movement decays (below half its peak): the brows that started it count only what is left
-            # along the direction they started in, so the lid's pull does not hold the movement open (along_start)
-            magnitude = np.where(track.started & BROW_MASK, along_start(raw, vectors, track.direction), magnitude)
+        if raw is not None and track.frozen is not None and track.active is not None and track.direction is not None \
+                and event_level(track.history[-1].z, track.active) < SPLIT_FRACTION * track.peak_z:
+            # a blink as a movement decays (below half its peak): the brows in it count only what is left along the
+            # direction they started moving in, so the lid's pull does not hold the movement open (along_start)
+            magnitude = np.where(track.active & BROW_MASK, along_start(raw, vectors, track.direction), magnitude)
         z = magnitude / track.noise
         if raw is not None:
             allowed, scale = _NOT_EYE, blink_scale(raw, vectors)
@@ -287,7 +287,7 @@ class MieSpotter:
         track.trough = float("inf")
         track.active = np.asarray(active, dtype=bool)
         track.started = active.copy()
-        track.direction = vectors / np.maximum(np.hypot(vectors[:, 0], vectors[:, 1]), 1e-9)[:, None]
+        track.direction = unit_rows(vectors)
         track.above_since = None  # a new count after the movement
 
     def _sliding_reference(self, track: Track, stamp_ns: int) -> Sample | None:
@@ -339,7 +339,7 @@ class MieSpotter:
         # (a region of a face part that is already moving is the same movement spreading)
         moving_parts = {_PART[i] for i in np.flatnonzero(track.active)}
         newcomers = joining & ~track.active & np.array([part not in moving_parts for part in _PART])
-        track.active = track.active | joining
+        track.join(joining, channel_motion(current.motion))
         # only the channels that moved decide when the movement is over: the maximum of all the others
         # would keep crossing a low level by chance
         level = event_level(current.z, track.active)

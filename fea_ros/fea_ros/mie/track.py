@@ -57,7 +57,7 @@ class Track:
     peak_z: float = 0.0  # of the event in progress
     active: np.ndarray | None = None  # channels that crossed the threshold in the event in progress
     started: np.ndarray | None = None  # the channels that started it
-    direction: np.ndarray | None = None  # (C, 2) unit vector of each channel's motion when the movement started
+    direction: np.ndarray | None = None  # (C, 2) unit vector of each channel's motion when it joined the movement
     above_since: np.ndarray | None = None  # (C,) ns since when each channel is above SUSTAIN_FRACTION, or -1
     level: float | None = None  # smoothed z of the active channels
     raw_below_ns: int | None = None  # start of the current run of frames below the end level
@@ -73,3 +73,18 @@ class Track:
     trough: float = float("inf")  # lowest level since the event's peak ...
     trough_ns: int = 0  # ... and when
     lips: LipActivity = field(default_factory=LipActivity)  # frames at rest in which the lips moved (speech)
+
+    def join(self, channels: np.ndarray, vectors: np.ndarray) -> None:
+        """``channels`` (C,) take part in the movement in progress from now on; those new to it keep the direction
+        of their motion ``vectors`` (C, 2) in this frame as the direction they started moving in."""
+        if self.active is None:
+            return
+        new = channels & ~self.active
+        if self.direction is not None:
+            self.direction[new] = unit_rows(vectors)[new]
+        self.active = self.active | channels
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """(N, 2) vectors scaled to unit length (zero rows stay zero)."""
+    return vectors / np.maximum(np.hypot(vectors[:, 0], vectors[:, 1]), 1e-9)[:, None]
