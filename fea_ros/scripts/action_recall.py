@@ -5,7 +5,10 @@ scores of `fea-ros bench mie` pooled over those seeds.
 `fea-ros bench mie` prints recall per category for one seed; this splits it by the action each truth row names
 (upper-lid raise, nose wrinkle, ...), ``--missed`` lists the movements not found with their amplitude, and the
 pooled lines give MiE / MaE F1 and each category's recall over all the seeds given (one miss moves a category of
-a single seed by 0.02-0.07). The predictions come from ``fea-ros bench mie --predictions``, one file per seed:
+a single seed by 0.02-0.07). How far one seed's category spread strays by chance alone is then drawn from the
+pooled result (``--draws``): each movement of a seed is replaced by one of the same categories from the pool, found
+or not as that one was, and the spread of the drawn seed is taken as `fea-ros bench mie` takes it. The
+predictions come from ``fea-ros bench mie --predictions``, one file per seed:
 
     fea-ros bench mie --data out/mie_benchmark/seed-1 --fps 30 --no-baseline --predictions out/pred-1.csv
     python fea_ros/scripts/action_recall.py --data out/mie_benchmark/seed-1 --pred out/pred-1.csv \
@@ -18,8 +21,10 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from fea_ros.mie.benchmark import SUBJECT, RateResult, load_truth
-from fea_ros.mie.benchmark_report import category_spread
+from fea_ros.mie.benchmark_report import CATEGORY_SPREAD, category_spread
 from fea_ros.mie.errors import SpottingFormatError
 from fea_ros.mie.evaluation import Interval, found_truths, read_intervals
 from fea_ros.mie.synthetic_plan import GROUPS
@@ -52,6 +57,36 @@ def pooled(data_dirs: list[Path], preds: list[Path]) -> RateResult:
     return rate
 
 
+def spread_by_chance(rate: RateResult, seeds: list[list[tuple[str, ...]]], draws: int,
+                     rng: np.random.Generator) -> np.ndarray:
+    """(draws,) category spreads of seeds drawn from the pooled result.
+
+    ``seeds``: each seed's categories per truth (its composition); draw i takes the composition of seed
+    i mod len(seeds) and, for each of its movements, the found-or-not of a random pooled movement with the same
+    categories (drawn with replacement: so many found of k is binomial, with that kind's pooled recall). What
+    varies between the draws is only which movements a seed happens to hold.
+    """
+    pool: dict[tuple[str, ...], list[bool]] = defaultdict(list)
+    for categories, hit in zip(rate.categories, found_truths(rate.spotter.predictions, rate.truths)):
+        pool[categories].append(hit)
+    spreads = np.empty(draws)
+    for index, seed in enumerate(seeds):
+        rows = np.arange(index, draws, len(seeds))
+        kinds: dict[tuple[str, ...], int] = defaultdict(int)
+        for categories in seed:
+            kinds[categories] += 1
+        found: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(len(rows)))
+        total: dict[str, int] = defaultdict(int)
+        for categories, count in kinds.items():
+            hits = rng.binomial(count, float(np.mean(pool[categories])), size=len(rows))
+            for category in categories:
+                found[category] = found[category] + hits
+                total[category] += count
+        recalls = np.array([found[category] / total[category] for category in total])
+        spreads[rows] = recalls.max(axis=0) - recalls.min(axis=0)
+    return spreads
+
+
 def print_pooled(rate: RateResult) -> None:
     scores = rate.scores(rate.spotter)
     print(f"\npooled: MiE {scores.micro.tp} / {scores.micro.n_pred} / {scores.micro.n_gt} (TP / predicted / truth), "
@@ -72,6 +107,8 @@ def main() -> int:
     parser.add_argument("--pred", type=Path, action="append", required=True,
                         help="predictions CSV of fea-ros bench mie, one per --data in the same order")
     parser.add_argument("--missed", action="store_true", help="also list each movement not found")
+    parser.add_argument("--draws", type=int, default=2000,
+                        help="seeds drawn from the pooled result to show the spread of one seed by chance (0: none)")
     args = parser.parse_args()
     if len(args.pred) != len(args.data):
         parser.error("give one --pred per --data")
@@ -88,9 +125,18 @@ def main() -> int:
                               f"{row['action']} {row['side']} {row['amplitude_px']} px ({row['categories']})")
     print(f"{', '.join(d.name for d in args.data)}: recall per action")
     print("type   group        action            found / total")
-    for (kind, group, action), (hit, total) in sorted(table.items()):
-        print(f"{kind:6s} {group:12s} {action:17s} {hit:3d} / {total:3d}")
-    print_pooled(pooled(args.data, args.pred))
+    for (kind, group, action), (found, total) in sorted(table.items()):
+        print(f"{kind:6s} {group:12s} {action:17s} {found:3d} / {total:3d}")
+    rate = pooled(args.data, args.pred)
+    print_pooled(rate)
+    if args.draws > 0:
+        seeds = [load_truth(data / "truth.csv")[1] for data in args.data]
+        rng = np.random.default_rng(0)
+        for what, compositions in (("one seed's", seeds), ("the pooled", [[c for seed in seeds for c in seed]])):
+            spreads = spread_by_chance(rate, compositions, args.draws, rng)
+            print(f"{what} spread by chance ({args.draws} draws from the pool): median {np.median(spreads):.3f}, "
+                  f"90th percentile {np.percentile(spreads, 90):.3f}; above {CATEGORY_SPREAD} in "
+                  f"{100 * np.mean(spreads > CATEGORY_SPREAD + 1e-9):.0f} % of the draws")
     if args.missed:
         print("\nnot found:")
         print("\n".join(missed))

@@ -40,3 +40,22 @@ def test_seeds_are_pooled_per_clip_and_scored_as_the_benchmark_scores_one(tmp_pa
     assert table["eye"]["all"] == (0, 1) and table["eye+blink"]["all"] == (1, 1)
     assert table["lower face"]["MACRO"] == (1, 1) and table["jpeg"]["MICRO"] == (1, 2)
     assert category_spread(rate) == 1.0
+
+
+def test_a_seed_drawn_from_the_pool_keeps_each_kind_of_movement_at_its_pooled_recall(tmp_path):
+    import numpy as np
+    rows = ["a,1.0,1.1,1.2,MICRO,brow_raise,2.0,subject,both,eye bilateral jpeg",
+            "a,3.0,3.1,3.2,MICRO,chin_raise,2.0,subject,both,lower_face bilateral jpeg",
+            "a,5.0,5.1,5.2,MICRO,chin_raise,2.0,subject,both,lower_face bilateral jpeg"]
+    # the eye movement always missed and the chin raises always found: every draw has the spread 1.0
+    one = seed(tmp_path / "seed-1", rows, ["a,3.0,3.2,MICRO", "a,5.0,5.2,MICRO"])
+    rate = action_recall.pooled([one[0]], [one[1]])
+    composition = [rate.categories]
+    rng = np.random.default_rng(0)
+    assert np.all(action_recall.spread_by_chance(rate, composition, 50, rng) == 1.0)
+    # one of the two chin raises found: a drawn seed finds none, one or both of its two, so its spread varies
+    half = seed(tmp_path / "seed-2", rows, ["a,1.0,1.2,MICRO", "a,3.0,3.2,MICRO"])
+    rate = action_recall.pooled([half[0]], [half[1]])
+    spreads = action_recall.spread_by_chance(rate, composition, 400, rng)
+    assert set(np.round(spreads, 3)) == {0.0, 0.5, 1.0}
+    assert abs(float(np.mean(spreads == 0.0)) - 0.25) < 0.08  # both chin raises drawn as found: 1/4
