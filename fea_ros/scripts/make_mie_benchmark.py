@@ -25,7 +25,7 @@ Output (not committed; default out/mie_benchmark/seed-<N>):
 
 Usage:
     python fea_ros/scripts/make_mie_benchmark.py --seed 1      # a seed the spotter was tuned on (1 to 7)
-    python fea_ros/scripts/make_mie_benchmark.py --seed 8      # a held-out seed BENCHMARKS.md reports (8 to 17)
+    python fea_ros/scripts/make_mie_benchmark.py --seed 8      # a held-out seed BENCHMARKS.md reports (8 to 21)
     python fea_ros/scripts/make_mie_benchmark.py --opencv-doc PATH   # an opencv-doc .deb or unpacked folder
 """
 from __future__ import annotations
