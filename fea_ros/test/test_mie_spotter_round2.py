@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from fea_ros.core.config import MieConfig
 from fea_ros.core.types import Landmarks
@@ -129,17 +130,18 @@ def test_near_a_blink_only_a_brow_that_went_up_before_and_after_the_lid_pull_was
     assert scale[CHANNEL_NAMES.index("chin")] == 1.0 and scale[CHANNEL_NAMES.index("nose")] == 1.0
 
 
-def test_a_small_lid_raise_that_stays_just_below_the_threshold_is_found(astronaut_mesh, monkeypatch):
+@pytest.mark.parametrize("fps", [30.0, 100.0])  # SUSTAIN_S is a time: two frames at 30 fps, four at 100 fps
+def test_a_small_lid_raise_that_stays_just_below_the_threshold_is_found(astronaut_mesh, monkeypatch, fps):
     # about 1 px: its eye channels stay above SUSTAIN_FRACTION of the threshold for several frames, never above it
     lid = Movement("upper_lid_raise", 1.6, 1.75, 1.95, 0.5, "MICRO")
-    frames = make_clip(astronaut_mesh, 30.0, 3.0, [lid])
-    events = run_spotter(frames, 30.0)
+    frames = make_clip(astronaut_mesh, fps, 3.0, [lid])
+    events = run_spotter(frames, fps)
     assert len(events) == 1 and events[0].type == "MICRO", summary(events)
     assert interval_iou(seconds(events[0]), (1.6, 1.95)) >= 0.5 and 5 in events[0].action_units, summary(events)
     assert set(events[0].regions) <= {"eye_left", "eye_right", "lid_left", "lid_right"}, summary(events)
-    assert run_spotter(make_clip(astronaut_mesh, 30.0, 3.0, []), 30.0) == []  # the same head motion, no raise
+    assert run_spotter(make_clip(astronaut_mesh, fps, 3.0, []), fps) == []  # the same head motion, no raise
     monkeypatch.setattr(spotter_module, "SUSTAIN_FRACTION", 1.0)  # the single-frame threshold alone
-    assert run_spotter(frames, 30.0) == []
+    assert run_spotter(frames, fps) == []
 
 
 def test_as_a_brow_raise_decays_a_blink_neither_drags_it_down_nor_keeps_it_up():
