@@ -7,7 +7,8 @@ scores of `fea-ros bench mie` pooled over those seeds.
 pooled lines give MiE / MaE F1 and each category's recall over all the seeds given (one miss moves a category of
 a single seed by 0.02-0.07). How far one seed's category spread strays by chance alone is then drawn from the
 pooled result (``--draws``): each movement of a seed is replaced by one of the same categories from the pool, found
-or not as that one was, and the spread of the drawn seed is taken as `fea-ros bench mie` takes it. The
+or not as that one was, and the spread of the drawn seed is taken as `fea-ros bench mie` takes it; the same for
+all the seeds pooled, and for one seed of a spotter with the same recall in every category. The
 predictions come from ``fea-ros bench mie --predictions``, one file per seed:
 
     fea-ros bench mie --data out/mie_benchmark/seed-1 --fps 30 --no-baseline --predictions out/pred-1.csv
@@ -58,17 +59,21 @@ def pooled(data_dirs: list[Path], preds: list[Path]) -> RateResult:
 
 
 def spread_by_chance(rate: RateResult, seeds: list[list[tuple[str, ...]]], draws: int,
-                     rng: np.random.Generator) -> np.ndarray:
+                     rng: np.random.Generator, same_recall: bool = False) -> np.ndarray:
     """(draws,) category spreads of seeds drawn from the pooled result.
 
     ``seeds``: each seed's categories per truth (its composition); draw i takes the composition of seed
     i mod len(seeds) and, for each of its movements, the found-or-not of a random pooled movement with the same
     categories (drawn with replacement: so many found of k is binomial, with that kind's pooled recall). What
-    varies between the draws is only which movements a seed happens to hold.
+    varies between the draws is only which movements a seed happens to hold. ``same_recall``: every kind at the
+    pooled recall of all movements, as for a spotter whose categories do not differ at all.
     """
+    found_all = found_truths(rate.spotter.predictions, rate.truths)
     pool: dict[tuple[str, ...], list[bool]] = defaultdict(list)
-    for categories, hit in zip(rate.categories, found_truths(rate.spotter.predictions, rate.truths)):
+    for categories, hit in zip(rate.categories, found_all):
         pool[categories].append(hit)
+    if same_recall:
+        pool = defaultdict(lambda: list(found_all))
     spreads = np.empty(draws)
     for index, seed in enumerate(seeds):
         rows = np.arange(index, draws, len(seeds))
@@ -132,11 +137,13 @@ def main() -> int:
     if args.draws > 0:
         seeds = [load_truth(data / "truth.csv")[1] for data in args.data]
         rng = np.random.default_rng(0)
-        for what, compositions in (("one seed's", seeds), ("the pooled", [[c for seed in seeds for c in seed]])):
-            spreads = spread_by_chance(rate, compositions, args.draws, rng)
-            print(f"{what} spread by chance ({args.draws} draws from the pool): median {np.median(spreads):.3f}, "
-                  f"90th percentile {np.percentile(spreads, 90):.3f}; above {CATEGORY_SPREAD} in "
-                  f"{100 * np.mean(spreads > CATEGORY_SPREAD + 1e-9):.0f} % of the draws")
+        everything = [[c for seed in seeds for c in seed]]
+        print(f"category spread by chance ({args.draws} draws from the pool each):")
+        for what, compositions, same in (("one seed", seeds, False), ("all the seeds pooled", everything, False),
+                                         ("one seed, every category at the overall recall", seeds, True)):
+            spreads = spread_by_chance(rate, compositions, args.draws, rng, same)
+            print(f"  {what}: median {np.median(spreads):.3f}, 90th percentile {np.percentile(spreads, 90):.3f}; "
+                  f"above {CATEGORY_SPREAD} in {100 * np.mean(spreads > CATEGORY_SPREAD + 1e-9):.0f} % of the draws")
     if args.missed:
         print("\nnot found:")
         print("\n".join(missed))

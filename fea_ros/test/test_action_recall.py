@@ -59,3 +59,6 @@ def test_a_seed_drawn_from_the_pool_keeps_each_kind_of_movement_at_its_pooled_re
     spreads = action_recall.spread_by_chance(rate, composition, 400, rng)
     assert set(np.round(spreads, 3)) == {0.0, 0.5, 1.0}
     assert abs(float(np.mean(spreads == 0.0)) - 0.25) < 0.08  # both chin raises drawn as found: 1/4
+    # every kind at the overall recall (2 of 3): the eye movement is now missed in a third of the draws
+    same = action_recall.spread_by_chance(rate, composition, 900, rng, same_recall=True)
+    assert set(np.round(same, 3)) <= {0.0, 0.5, 1.0} and abs(float(np.mean(same == 0.0)) - 9 / 27) < 0.08
