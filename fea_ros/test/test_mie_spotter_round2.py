@@ -100,9 +100,9 @@ def test_the_way_back_of_a_movement_below_the_threshold_is_not_an_event(astronau
 
 
 def test_a_small_lowering_of_both_brows_is_judged_against_the_rest_of_the_face(astronaut_mesh, monkeypatch):
-    # AU4 of both brows, 0.7 px: four regions move at once and a similarity fitted over all regions reads much
+    # AU4 of both brows, 0.55 px: four regions move at once and a similarity fitted over all regions reads much
     # of it as the face sliding; fitted without the brows it is not
-    lower = Movement("brow_lower", 1.8, 1.9, 2.05, 0.7, "MICRO")
+    lower = Movement("brow_lower", 1.8, 1.9, 2.05, 0.55, "MICRO")
     frames = make_clip(astronaut_mesh, 30.0, 3.0, [lower])
     events = run_spotter(frames, 30.0)
     assert len(events) == 1 and events[0].type == "MICRO", summary(events)
@@ -132,8 +132,8 @@ def test_near_a_blink_only_a_brow_that_went_up_before_and_after_the_lid_pull_was
 
 @pytest.mark.parametrize("fps", [30.0, 100.0])  # SUSTAIN_S is a time: two frames at 30 fps, four at 100 fps
 def test_a_small_lid_raise_that_stays_just_below_the_threshold_is_found(astronaut_mesh, monkeypatch, fps):
-    # about 1 px: its eye channels stay above SUSTAIN_FRACTION of the threshold for several frames, never above it
-    lid = Movement("upper_lid_raise", 1.6, 1.75, 1.95, 0.5, "MICRO")
+    # about 0.8 px: its eye channels stay above SUSTAIN_FRACTION of the threshold for several frames, never above it
+    lid = Movement("upper_lid_raise", 1.6, 1.75, 1.95, 0.4, "MICRO")
     frames = make_clip(astronaut_mesh, fps, 3.0, [lid])
     events = run_spotter(frames, fps)
     assert len(events) == 1 and events[0].type == "MICRO", summary(events)

@@ -1,15 +1,16 @@
 """Streaming micro/macro-expression spotter, one state per tracked face.
 
-Per frame and face: align the face (alignment.py), measure the optical flow from a reference crop to the
-current crop, take the rigid head motion out and average the flow in each facial region (flow.py). Each
-region's displacement is divided by that face's own noise level (a running mean of the displacement while
-nothing happens), giving a z-score. A movement starts when a region's z-score crosses ``threshold_sigma`` (an
-eye region's also when it stays above ``SUSTAIN_FRACTION`` of it for ``SUSTAIN_S``) against a reference frame in
-which that region was at rest (``REST_FRACTION``); the reference crop is then frozen (so the signal is the
-displacement since before the movement) and the movement ends when every region is back near rest. Onset and
-offset are where the signal leaves and re-enters ``max(low_sigma, edge_fraction * peak)``. The event is emitted
-``window_s`` after its offset, so the delay from offset to publication is at most ``window_s`` plus one frame
-interval; a movement lasting longer than ``max_event_s`` is closed and emitted at that point.
+Per frame and face: align the face (alignment.py), measure the optical flow from a reference crop (an earlier
+frame's, averaged with the frames at rest just before it: reference.py) to the current crop, take the rigid head
+motion out and average the flow in each facial region (flow.py). Each region's displacement is divided by that
+face's own noise level (a running mean of the displacement while nothing happens), giving a z-score. A movement
+starts when a region's z-score crosses ``threshold_sigma`` (an eye region's also when it stays above
+``SUSTAIN_FRACTION`` of it for ``SUSTAIN_S``) against a reference frame in which that region was at rest
+(``REST_FRACTION``); the reference crop is then frozen (so the signal is the displacement since before the
+movement) and the movement ends when every region is back near rest. Onset and offset are where the signal
+leaves and re-enters ``max(low_sigma, edge_fraction * peak)``. The event is emitted ``window_s`` after its
+offset, so the delay from offset to publication is at most ``window_s`` plus one frame interval; a movement
+lasting longer than ``max_event_s`` is closed and emitted at that point.
 
 Blinks: frames where the eyes are closing (eye aspect ratio from the landmarks, or the blink action unit when
 action units are given) and 0.1 s around them never serve as a reference. An eye region starts an event only
@@ -40,6 +41,7 @@ from fea_ros.mie.events import event_level, make_event, median
 from fea_ros.mie.flow import (BROW_REGIONS, CHANNEL_NAMES, CHANNEL_REGIONS, EYE_REGIONS, REGION_NAMES,
                               BoxRefiner, FlowEstimator, RegionBoxes, channel_motion, region_boxes,
                               region_motion, similarity_residual)
+from fea_ros.mie.reference import BLINK_REFERENCE_S, REFERENCE_MEAN_S, averaged_crop, sliding_reference
 from fea_ros.mie.speech import SPEECH_WINDOW_S, LipActivity
 from fea_ros.mie.track import BLINK_MARGIN_S, BROW_MASK, EYE_MASK, Record, Sample, Track, unit_rows
 
@@ -51,8 +53,6 @@ _PART = tuple("upper" if any(r in BROW_REGIONS or r in EYE_REGIONS for r in regi
 MIN_NOISE_PX = 0.02
 END_SMOOTHING_S = 0.04
 LID_DOMINANCE = 1.5
-#: how much older than flow_offset_s the open-eye frame before a blink may be to serve as the reference
-BLINK_REFERENCE_S = 0.6
 #: share of an eyelid's flow that shows in the brow region above it (DIS smooths over its patch size)
 LID_BLEED = 0.5
 LID_BLEED_INNER = 0.6  # the inner brow box reaches closer to the lid
@@ -74,6 +74,7 @@ _EYE_OR_BROW = EYE_MASK | BROW_MASK
 #: channels of the lips alone (upper lip, lower lip, the two together): what speech moves
 _LIP_MASK = np.array([all(r in ("upper_lip", "lower_lip") for r in regions) for regions in CHANNEL_REGIONS])
 _NO_SCALE = np.ones(len(CHANNEL_NAMES))
+_NOT_DECAYING = np.zeros(len(CHANNEL_NAMES))
 #: a start also needs this fraction of the threshold after a similarity of the face is taken out (eye channels:
 #: EYE_LOCAL_FRACTION; see _local for which regions the similarity is fitted to)
 LOCAL_FRACTION = 0.5
@@ -160,12 +161,13 @@ class MieSpotter:
         if action_units is not None:
             track.au_numbers = tuple(action_units.au_numbers)
             au = np.asarray(action_units.intensities, dtype=np.float64)
-        reference = track.frozen or self._sliding_reference(track, stamp_ns)
+        reference = track.frozen or sliding_reference(track, stamp_ns, c.flow_offset_s)
         track.samples.append(sample)
         self._trim(track, stamp_ns)
         if reference is None:
             return []
-        flow = self._flow(reference.crop, sample.crop)
+        reference_crop = averaged_crop(track, reference, REST_FRACTION * c.threshold_sigma)
+        flow = self._flow(reference_crop, sample.crop)
         motion = region_motion(flow, reference.regions)
         if track.noise is None:
             first = channel_motion(motion)
@@ -184,10 +186,11 @@ class MieSpotter:
             # an upper-lid raise moves the lid by a fraction of a crop pixel, which the half-resolution flow
             # blurs: the eye boxes' motion is refined at full resolution (not near a blink, whose closing lid
             # changes the eye's appearance in a way no translation explains)
-            motion[_EYE_ROWS] += self._refiner(reference.crop, sample.crop, flow, reference.regions.boxes[_EYE_ROWS])
+            motion[_EYE_ROWS] += self._refiner(reference_crop, sample.crop, flow, reference.regions.boxes[_EYE_ROWS])
         # below the eyes too: a one-sided lip-corner pull or nose wrinkle moves a fraction of its box by a
         # fraction of a crop pixel
-        motion[_LOWER_ROWS] += self._refiner(reference.crop, sample.crop, flow, reference.regions.boxes[_LOWER_ROWS])
+        motion[_LOWER_ROWS] += self._refiner(reference_crop, sample.crop, flow,
+                                             reference.regions.boxes[_LOWER_ROWS])
         if lids_dominate and not sample.blink:
             # a blink the flow sees before (or without) the landmarks: its frames are no reference either
             mark_blink(track, stamp_ns)
@@ -290,24 +293,8 @@ class MieSpotter:
         track.direction = unit_rows(vectors)
         track.above_since = None  # a new count after the movement
 
-    def _sliding_reference(self, track: Track, stamp_ns: int) -> Sample | None:
-        target = stamp_ns - int(self.config.flow_offset_s * 1e9)
-        # a frame taken during a blink would make every later frame look like an eye opening
-        usable = [sample for sample in track.samples if sample.stamp_ns >= track.floor_ns and not sample.blink]
-        older = [sample for sample in usable if sample.stamp_ns <= target]
-        if older:
-            return older[-1]
-        # right after a blink every frame of the last flow_offset_s was a blink frame: compare with the last
-        # open-eye frame before it, so a movement that started under the blink (an AU5 or AU4 next to it) is
-        # still seen against the face before it
-        before = track.before_blink
-        if before is not None and before.stamp_ns >= track.floor_ns \
-                and stamp_ns - before.stamp_ns <= (self.config.flow_offset_s + BLINK_REFERENCE_S) * 1e9:
-            return before
-        return usable[0] if usable else None
-
     def _trim(self, track: Track, stamp_ns: int) -> None:
-        keep_samples = int((self.config.flow_offset_s + 0.1) * 1e9)
+        keep_samples = int((self.config.flow_offset_s + REFERENCE_MEAN_S) * 1e9)
         while len(track.samples) > 2 and stamp_ns - track.samples[1].stamp_ns > keep_samples:
             track.samples.popleft()
         keep_history = int((self.config.max_event_s + self.config.flow_offset_s + 1.0) * 1e9)
@@ -334,7 +321,10 @@ class MieSpotter:
         if track.active is None:  # _follow runs only during an event, which always has its channels
             return []
         scale = current.scale if current.scale is not None else 1.0
-        joining = ((current.z - current.common) / scale >= c.threshold_sigma) & ~EYE_MASK
+        # (a channel of a movement that a split closed is still decaying against the same reference: it joins
+        # only once it rises above where it was then)
+        effective = (current.z - current.common) / scale
+        joining = (effective >= np.maximum(c.threshold_sigma, track.decaying)) & ~EYE_MASK
         # a region that had not moved yet, crossing the threshold while the event decays, is a new movement
         # (a region of a face part that is already moving is the same movement spreading)
         moving_parts = {_PART[i] for i in np.flatnonzero(track.active)}
@@ -385,9 +375,12 @@ class MieSpotter:
             # than the trough between the two movements
             track.floor_ns = offset_ns
             track.detected_ns = stamp_ns
+            decaying = np.maximum(track.decaying, np.where(track.active & ~newcomers, effective, 0.0))
             self._arm(track, newcomers, channel_motion(current.motion))
+            track.decaying = decaying
             return events
         track.frozen = None
+        track.decaying = _NOT_DECAYING
         track.below_since_ns = None
         # the next reference is a frame after this event settled, never one from its tail; a movement cut at
         # max_event_s re-arms at once (the reference is the current frame)

@@ -32,6 +32,8 @@ class Sample:
     blink: bool = False
     #: (C,) the channels' start statistic measured in this frame (against its own earlier reference)
     effective: np.ndarray | None = None
+    #: the crop averaged with the frames at rest just before it, once the frame serves as a reference
+    averaged: np.ndarray | None = None
 
 
 @dataclass
@@ -57,6 +59,9 @@ class Track:
     peak_z: float = 0.0  # of the event in progress
     active: np.ndarray | None = None  # channels that crossed the threshold in the event in progress
     started: np.ndarray | None = None  # the channels that started it
+    #: (C,) the level each channel of a movement that a split closed had then (still decaying against the frozen
+    #: reference; 0 for the others)
+    decaying: np.ndarray = field(default_factory=lambda: np.zeros(len(CHANNEL_REGIONS)))
     direction: np.ndarray | None = None  # (C, 2) unit vector of each channel's motion when it joined the movement
     above_since: np.ndarray | None = None  # (C,) ns since when each channel is above SUSTAIN_FRACTION, or -1
     level: float | None = None  # smoothed z of the active channels
