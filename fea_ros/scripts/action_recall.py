@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -72,18 +72,14 @@ def spread_by_chance(rate: RateResult, seeds: list[list[tuple[str, ...]]], draws
     pool: dict[tuple[str, ...], list[bool]] = defaultdict(list)
     for categories, hit in zip(rate.categories, found_all):
         pool[categories].append(hit)
-    if same_recall:
-        pool = defaultdict(lambda: list(found_all))
+    recall = {kind: float(np.mean(found_all if same_recall else hits)) for kind, hits in pool.items()}
     spreads = np.empty(draws)
     for index, seed in enumerate(seeds):
         rows = np.arange(index, draws, len(seeds))
-        kinds: dict[tuple[str, ...], int] = defaultdict(int)
-        for categories in seed:
-            kinds[categories] += 1
         found: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(len(rows)))
         total: dict[str, int] = defaultdict(int)
-        for categories, count in kinds.items():
-            hits = rng.binomial(count, float(np.mean(pool[categories])), size=len(rows))
+        for categories, count in Counter(seed).items():
+            hits = rng.binomial(count, recall[categories], size=len(rows))
             for category in categories:
                 found[category] = found[category] + hits
                 total[category] += count

@@ -329,7 +329,8 @@ class MieSpotter:
         # (a region of a face part that is already moving is the same movement spreading)
         moving_parts = {_PART[i] for i in np.flatnonzero(track.active)}
         newcomers = joining & ~track.active & np.array([part not in moving_parts for part in _PART])
-        track.join(joining, channel_motion(current.motion))
+        vectors = channel_motion(current.motion)
+        track.join(joining, vectors)
         # only the channels that moved decide when the movement is over: the maximum of all the others
         # would keep crossing a low level by chance
         level = event_level(current.z, track.active)
@@ -376,7 +377,7 @@ class MieSpotter:
             track.floor_ns = offset_ns
             track.detected_ns = stamp_ns
             decaying = np.maximum(track.decaying, np.where(track.active & ~newcomers, effective, 0.0))
-            self._arm(track, newcomers, channel_motion(current.motion))
+            self._arm(track, newcomers, vectors)
             track.decaying = decaying
             return events
         track.frozen = None
