@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="spotter.py of a version to compare with (repeatable)")
     parser.add_argument("--data", type=Path, default=Path("out") / "mie_benchmark" / "seed-3")
     parser.add_argument("--clips", type=int, default=3, help="how many single-face clips (default 3)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3; use a multiple of the versions)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds (default 3; raised to a multiple of the number of versions)")
     args = parser.parse_args(argv)
     versions = {path.stem: load_spotter(path) for path in args.before}
     versions["now"] = MieSpotter
@@ -52,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
              if not c.get("bystander")][:args.clips]
     times: dict[str, list[float]] = {name: [] for name in versions}
     names = list(versions)
-    for round_index in range(args.rounds):
+    # each version first, second, ... equally often: otherwise one measured last more often looks slower
+    rounds = -(-args.rounds // len(names)) * len(names)
+    if rounds != args.rounds:
+        print(f"{rounds} rounds, a multiple of the {len(names)} versions")
+    for round_index in range(rounds):
         # the order rotates from round to round: the version measured last in a round was measured up to 9 %
         # slower than the same code measured first (same frames, same process)
         order = names[round_index % len(names):] + names[:round_index % len(names)]
